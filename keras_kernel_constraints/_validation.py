@@ -1,0 +1,103 @@
+"""Argument checks shared by every constraint and regularizer.
+
+Each check names the offending parameter and the allowed range, and returns
+the value normalised to plain Python types, so configs stay JSON-native and
+round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+ALLOWED_POWERS = (1, 2)
+
+
+def finite_number(value, name: str) -> float:
+    """Return ``value`` as a Python float, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"`{name}` must be a finite real number; got {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite real number; got {value}.")
+    return value
+
+
+def non_negative_number(value, name: str) -> float:
+    """Return ``value`` as a finite float >= 0, or raise naming ``name``."""
+    value = finite_number(value, name)
+    if value < 0:
+        raise ValueError(
+            f"`{name}` must be a finite number >= 0; got {value}."
+        )
+    return value
+
+
+def ordered_bounds(min_value, max_value) -> tuple[float, float]:
+    """Return finite ``(min_value, max_value)`` with ``min_value <= max_value``."""
+    min_value = finite_number(min_value, "min_value")
+    max_value = finite_number(max_value, "max_value")
+    if min_value > max_value:
+        raise ValueError(
+            "`min_value` must be <= `max_value`; got "
+            f"min_value={min_value}, max_value={max_value}."
+        )
+    return min_value, max_value
+
+
+def power(value, name: str = "power") -> int:
+    """Return the penalty exponent as an int from ``ALLOWED_POWERS``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}."
+        )
+    if value not in ALLOWED_POWERS:
+        raise ValueError(
+            f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}."
+        )
+    return int(value)
+
+
+def axis_argument(axis, name: str = "axis"):
+    """Check an ``axis`` argument before the weight's rank is known.
+
+    Accepts ``None``, an int, or a non-empty list/tuple of distinct ints.
+    Returns ``None``, an int, or a tuple of ints. Range checks need the
+    weight's rank and happen on first use (see ``_groups.group_axes``).
+    """
+    if axis is None:
+        return None
+    if _is_int(axis):
+        return int(axis)
+    if isinstance(axis, (list, tuple)):
+        if len(axis) == 0:
+            raise ValueError(
+                f"`{name}` must be None, an int or a non-empty sequence of "
+                "ints; got an empty sequence."
+            )
+        bad = [a for a in axis if not _is_int(a)]
+        if bad:
+            raise ValueError(
+                f"`{name}` must contain only integers; got {axis!r} "
+                f"(non-integer entries: {bad!r})."
+            )
+        axes = tuple(int(a) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"`{name}` must not repeat an axis; got {axis!r}.")
+        return axes
+    raise ValueError(
+        f"`{name}` must be None, an int or a sequence of ints; got {axis!r} "
+        f"of type {type(axis).__name__}."
+    )
+
+
+def axis_config(axis):
+    """JSON form of a checked ``axis``: None, an int or a list of ints."""
+    return list(axis) if isinstance(axis, tuple) else axis
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

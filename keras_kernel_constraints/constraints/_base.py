@@ -1,0 +1,56 @@
+"""Base class shared by every projection constraint."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_kernel_constraints import _groups
+from keras_kernel_constraints._config import ConfigValueMixin
+
+
+class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
+    """A constraint whose call is the exact Euclidean projection onto a set.
+
+    Keras's optimizer calls the constraint after every update,
+    ``variable.assign(constraint(variable))``, so the weight is the nearest
+    point of the set after each step. Subclasses implement :meth:`project`
+    (a pure function of the weight), :meth:`group_axes` (which entries are
+    constrained together), :meth:`penalty` (the soft companion) and
+    ``get_config``.
+
+    Calling the constraint checks the weight first: a non-float dtype or an
+    ``axis`` that does not fit the weight's rank raises ``ValueError`` naming
+    the constraint, on first use rather than deep inside a backend op.
+    """
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        _groups.float_dtype(w, self._owner)
+        self.group_axes(_groups.static_shape(w))
+        return self.project(w)
+
+    def project(self, w):
+        """Return the projection of tensor ``w``; pure, ``keras.ops`` only."""
+        raise NotImplementedError
+
+    def group_axes(self, shape) -> tuple[int, ...]:
+        """Axes whose entries form one group, for a weight of ``shape``.
+
+        ``()`` means every entry is a group of its own (elementwise sets).
+        """
+        return ()
+
+    def penalty(self, strength=0.01, power=2):
+        """The soft companion: ``strength * sum_groups dist(w, C)**power``.
+
+        Subclasses with a closed-form penalty return it instead; this default
+        is :class:`~keras_kernel_constraints.regularizers.DistancePenalty`.
+        """
+        from keras_kernel_constraints.regularizers import DistancePenalty
+
+        return DistancePenalty(self, strength=strength, power=power)
+
+    @property
+    def _owner(self) -> str:
+        return type(self).__name__

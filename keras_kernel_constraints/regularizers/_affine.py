@@ -1,0 +1,110 @@
+"""Closed-form penalties for the orthant, a box and a sum hyperplane."""
+
+from __future__ import annotations
+
+from keras import ops
+
+from keras_kernel_constraints import _groups, _validation
+from keras_kernel_constraints.regularizers._base import Penalty, _register
+
+
+@_register
+class NonNegPenalty(Penalty):
+    """``strength * sum(relu(-w) ** power)``: the soft form of ``NonNeg``.
+
+    Args:
+        strength: Finite factor ``>= 0``.
+        power: ``1`` (default) or ``2``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(NonNegPenalty(strength=0.5)(np.array([-2.0, 1.0, -1.0])))
+    1.5
+    """
+
+    def __init__(self, strength=0.01, power=1):
+        super().__init__(strength=strength, power=power)
+
+    def violation(self, x):
+        return ops.sum(self._raise(ops.relu(-x)))
+
+
+@_register
+class BoxPenalty(Penalty):
+    """``strength * sum((relu(lo - w) + relu(w - hi)) ** power)``.
+
+    The soft form of ``Box(lo, hi)``: each entry pays for its distance to
+    the interval.
+
+    Args:
+        min_value: Finite lower bound ``lo``.
+        max_value: Finite upper bound ``hi >= lo``.
+        strength: Finite factor ``>= 0``.
+        power: ``1`` (default) or ``2``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(BoxPenalty(0.0, 1.0, strength=1.0)(np.array([-0.5, 0.5, 3.0])))
+    2.5
+    """
+
+    def __init__(self, min_value=0.0, max_value=1.0, strength=0.01, power=1):
+        super().__init__(strength=strength, power=power)
+        self.min_value, self.max_value = _validation.ordered_bounds(min_value, max_value)
+
+    def violation(self, x):
+        below = ops.relu(self.min_value - x)
+        above = ops.relu(x - self.max_value)
+        return ops.sum(self._raise(below + above))
+
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, **super().get_config()}
+
+
+@_register
+class SumToPenalty(Penalty):
+    """``strength * sum_groups |sum(w_g) - value| ** power``.
+
+    The soft form of ``SumTo(value, axis)``, with the same groups. (The
+    Euclidean distance to the hyperplane is ``|sum(w_g) - value| / sqrt(n)``;
+    use ``DistancePenalty(SumTo(...))`` for that scaling.)
+
+    Args:
+        value: Finite target sum.
+        axis: Groups, as for ``SumTo``.
+        strength: Finite factor ``>= 0``.
+        power: ``2`` (default) or ``1``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(SumToPenalty(1.0, strength=1.0)(np.array([0.5, 1.5])))
+    1.0
+    """
+
+    def __init__(self, value=1.0, axis=None, strength=0.01, power=2):
+        super().__init__(strength=strength, power=power)
+        self.value = _validation.finite_number(value, "value")
+        self.axis = _validation.axis_argument(axis)
+
+    def violation(self, x):
+        shape = _groups.static_shape(x)
+        axes = _groups.group_axes(self.axis, shape, type(self).__name__)
+        if _groups.group_size(shape, axes, type(self).__name__) == 0:
+            return ops.zeros((), dtype=x.dtype)
+        residual = ops.abs(_groups.group_sum(x, axes) - self.value)
+        return ops.sum(self._raise(residual))
+
+    def get_config(self):
+        return {
+            "value": self.value,
+            "axis": _validation.axis_config(self.axis),
+            **super().get_config(),
+        }
+
+
+non_neg_penalty = NonNegPenalty
+box_penalty = BoxPenalty
+sum_to_penalty = SumToPenalty
