@@ -22,11 +22,17 @@ def name_table(classes) -> dict:
     return table
 
 
-def resolve(identifier, table: dict, kind: str):
-    """Resolve None, a name, a config dict, a class or an instance."""
+def resolve(identifier, table: dict, kind: str, keras_get):
+    """Resolve None, a name, a config dict, a class or an instance.
+
+    Config dicts of classes outside ``table`` (Keras built-ins, users' own
+    registered classes) are handed to Keras's own ``keras_get``.
+    """
     if identifier is None:
         return None
     if isinstance(identifier, dict):
+        if identifier.get("class_name") not in table:
+            return keras_get(identifier)
         obj = keras.saving.deserialize_keras_object(identifier, module_objects=table)
     elif isinstance(identifier, str):
         obj = table.get(identifier)

@@ -14,6 +14,8 @@ constraint              set (per group ``g``)                       groups
 ======================  ==========================================  =========
 """
 
+import keras
+
 from keras_kernel_constraints import _lookup
 from keras_kernel_constraints.constraints._affine import (
     Box,
@@ -51,7 +53,7 @@ def get(identifier):
     >>> get("sum_to")
     SumTo(value=1.0, axis=None)
     """
-    return _lookup.resolve(identifier, _BY_NAME, "constraint")
+    return _lookup.resolve(identifier, _BY_NAME, "constraint", keras.constraints.get)
 
 
 __all__ = [

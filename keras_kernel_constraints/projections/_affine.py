@@ -62,8 +62,8 @@ def project_box(w, min_value, max_value):
     array([0. , 0.5, 1. ])
     """
     w, dtype = _as_float_tensor(w, "project_box")
-    lo = ops.cast(min_value, dtype)
-    hi = ops.cast(max_value, dtype)
+    lo = ops.convert_to_tensor(min_value, dtype=dtype)
+    hi = ops.convert_to_tensor(max_value, dtype=dtype)
     # min(max(.)) rather than clip: keeps NaN in place on every backend and
     # gives `hi` if a caller passes crossed tensor bounds.
     return ops.minimum(ops.maximum(w, lo), hi)
@@ -100,7 +100,7 @@ def project_sum_to(w, value=1.0, axis=None):
 
     >>> import numpy as np
     >>> np.asarray(project_sum_to(np.array([0.6, -0.59, 0.0]), 1.0))
-    array([0.93, -0.26, 0.33])
+    array([ 0.93, -0.26,  0.33])
     """
     w, dtype = _as_float_tensor(w, "project_sum_to")
     shape = _groups.static_shape(w)
@@ -109,15 +109,19 @@ def project_sum_to(w, value=1.0, axis=None):
     if n == 0:
         return w
     if n == 1:
-        target = ops.cast(ops.convert_to_tensor(value), dtype)
-        return ops.broadcast_to(target, shape)
+        return ops.broadcast_to(ops.convert_to_tensor(value, dtype=dtype), shape)
     acc = _groups.compute_dtype(dtype)
     x = ops.cast(w, acc)
     scale = 2.0 ** math.ceil(math.log2(n))
     scaled_sum = _groups.group_sum(x * (1.0 / scale), axes)
-    target = ops.cast(value, acc)
+    target = ops.convert_to_tensor(value, dtype=acc)
     shift = (target * (1.0 / scale) - scaled_sum) * (scale / n)
     return ops.cast(x + shift, dtype)
+
+
+# Scalars go through convert_to_tensor(value, dtype=...), never ops.cast: a
+# Python float cast by TensorFlow passes through float32 first, which would
+# round a float64 bound such as 0.1.
 
 
 def _as_float_tensor(w, owner):

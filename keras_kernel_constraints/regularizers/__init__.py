@@ -16,6 +16,8 @@ regularizer                                 penalty
 Every constraint's ``.penalty(strength, power=...)`` returns its companion.
 """
 
+import keras
+
 from keras_kernel_constraints import _lookup
 from keras_kernel_constraints.regularizers._affine import (
     BoxPenalty,
@@ -55,7 +57,7 @@ def get(identifier):
     >>> get("non_neg_penalty")
     NonNegPenalty(strength=0.01, power=1)
     """
-    return _lookup.resolve(identifier, _BY_NAME, "regularizer")
+    return _lookup.resolve(identifier, _BY_NAME, "regularizer", keras.regularizers.get)
 
 
 __all__ = [

@@ -1,0 +1,116 @@
+"""Constraint classes: validation, first-use errors, configs, lookup, companions."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints import constraints, regularizers
+from keras_kernel_constraints.constraints import Box, NonNeg, SumTo
+from tests.helpers import to_numpy
+
+EXAMPLES = [NonNeg(), Box(-0.5, 2.0), SumTo(), SumTo(2.5, axis=(0, 1)), SumTo(-1.0, axis=-1)]
+
+
+def test_every_public_constraint_has_an_example():
+    assert {type(c) for c in EXAMPLES} == set(constraints.ALL_CONSTRAINTS)
+
+
+@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
+def test_config_is_json_and_round_trips_exactly(constraint):
+    config = constraint.get_config()
+    restored = type(constraint).from_config(json.loads(json.dumps(config)))
+    assert restored.get_config() == config
+    assert restored == constraint and hash(restored) == hash(constraint)
+    serialized = keras.saving.serialize_keras_object(constraint)
+    assert serialized["registered_name"] == f"keras_kernel_constraints>{type(constraint).__name__}"
+    assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == constraint
+    assert constraints.get(serialized) == constraint
+
+
+@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
+def test_constraint_returns_its_projection_and_keeps_dtype(constraint, rng):
+    w = rng.normal(size=(3, 3, 2, 4)).astype("float32")
+    out = constraint(keras.Variable(w))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(constraint.project(w)))
+
+
+def test_lookup_by_name_alias_class_and_instance():
+    assert constraints.get(None) is None
+    assert constraints.get("SumTo") == SumTo() == constraints.get("sum_to")
+    assert constraints.get("non_neg") == NonNeg()
+    assert constraints.get(Box) == Box()
+    instance = SumTo(3.0)
+    assert constraints.get(instance) is instance
+    assert constraints.sum_to is SumTo and constraints.non_neg is NonNeg and constraints.box is Box
+    with pytest.raises(ValueError, match="Unknown constraint name 'sum_to_one'"):
+        constraints.get("sum_to_one")
+    with pytest.raises(ValueError, match="Could not interpret"):
+        constraints.get(42)
+
+
+def test_companion_penalties():
+    assert NonNeg().penalty(0.5) == regularizers.NonNegPenalty(0.5, power=1)
+    assert Box(-1, 1).penalty(2.0, power=2) == regularizers.BoxPenalty(-1.0, 1.0, 2.0, 2)
+    assert SumTo(1.0, axis=(0, 1)).penalty(0.1) == regularizers.SumToPenalty(1.0, [0, 1], 0.1, 2)
+
+
+def test_repr_reads_like_the_constructor():
+    assert repr(SumTo(1.0, axis=(0, 1))) == "SumTo(value=1.0, axis=[0, 1])"
+    assert repr(Box(0, 1)) == "Box(min_value=0.0, max_value=1.0)"
+
+
+def test_hyperparameters_are_plain_python_numbers():
+    box = Box(np.float32(-1), np.int64(2))
+    assert type(box.min_value) is float and type(box.max_value) is float
+    assert SumTo(axis=np.int64(1)).get_config() == {"value": 1.0, "axis": 1}
+
+
+# -- bad arguments at construction: ValueError naming the parameter ----------
+
+
+@pytest.mark.parametrize(
+    "make, parameter",
+    [
+        (lambda: Box(2.0, 1.0), "min_value"),
+        (lambda: Box(float("nan"), 1.0), "min_value"),
+        (lambda: Box(0.0, float("inf")), "max_value"),
+        (lambda: Box("0", 1.0), "min_value"),
+        (lambda: Box(0.0, None), "max_value"),
+        (lambda: SumTo("one"), "value"),
+        (lambda: SumTo(None), "value"),
+        (lambda: SumTo(True), "value"),
+        (lambda: SumTo(float("-inf")), "value"),
+        (lambda: SumTo(axis=1.5), "axis"),
+        (lambda: SumTo(axis=[0, 0]), "axis"),
+        (lambda: SumTo(axis=[0, "1"]), "axis"),
+        (lambda: SumTo(axis=[]), "axis"),
+        (lambda: SumTo(axis="0"), "axis"),
+        (lambda: SumTo(axis=True), "axis"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_parameter(make, parameter):
+    with pytest.raises(ValueError, match=f"`{parameter}`"):
+        make()
+
+
+# -- bad weights on first use: clear ValueError, not a backend error ----------
+
+
+@pytest.mark.parametrize(
+    "axis, shape",
+    [(2, (3, 4)), (-3, (3, 4)), ((0, 5), (3, 3, 2, 4)), ((0, -2), (3, 4)), (0, ())],
+)
+def test_axis_that_does_not_fit_the_weight_raises_on_first_use(axis, shape):
+    constraint = SumTo(1.0, axis=axis)
+    with pytest.raises(ValueError, match=r"SumTo: `axis`=.*(out of range|same axis)"):
+        constraint(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_integer_or_bool_weights_raise_on_first_use(constraint, dtype):
+    with pytest.raises(ValueError, match=f"{type(constraint).__name__} needs a floating-point weight"):
+        constraint(np.zeros((3, 4), dtype))

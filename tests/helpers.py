@@ -1,0 +1,88 @@
+"""Shared test helpers: dtype tolerances, a jit wrapper, a subprocess runner.
+
+Tolerances (stated once, used everywhere). ``eps`` is the dtype's machine
+epsilon; ``scale`` the largest magnitude involved (at least 1):
+
+========  ==========  ==========================================
+dtype     eps         |sum(P(w)_g) - s| allowed for a group of n
+========  ==========  ==========================================
+float64   2.2e-16     n * eps * scale
+float32   1.2e-7      n * eps * scale   (<= 1e-6 * n for |w| <= 8)
+float16   9.8e-4      n * eps * scale   (sums accumulate in float32)
+bfloat16  7.8e-3      n * eps * scale   (sums accumulate in float32)
+========  ==========  ==========================================
+
+Elementwise projections (NonNeg, Box) are exact in every dtype.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+EPS = {
+    "float16": float(np.finfo(np.float16).eps),
+    "bfloat16": float(ml_dtypes.finfo(ml_dtypes.bfloat16).eps),
+    "float32": float(np.finfo(np.float32).eps),
+    "float64": float(np.finfo(np.float64).eps),
+}
+
+
+def np_dtype(dtype: str):
+    return ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+
+
+def to_numpy(x) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def as_f64(x) -> np.ndarray:
+    return to_numpy(x).astype(np.float64)
+
+
+def tensor(array, dtype: str):
+    return keras.ops.convert_to_tensor(np.asarray(array).astype(np_dtype(dtype)), dtype=dtype)
+
+
+def sum_tolerance(dtype: str, n: int, scale: float) -> float:
+    return n * EPS[dtype] * max(1.0, scale)
+
+
+def jit(fn):
+    """Compile ``fn`` with XLA on the active backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    pytest.skip(f"no XLA jit for backend {backend}")
+
+
+requires_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend"
+)
+
+
+def run_python(code: str, *args: str, timeout: float = 300) -> str:
+    """Run ``code`` in a fresh interpreter; return stdout, fail with stderr."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+    assert proc.returncode == 0, f"subprocess failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout

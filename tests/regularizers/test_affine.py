@@ -1,0 +1,180 @@
+"""Penalties: values against NumPy, zero on feasible weights, gradients, configs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints import regularizers
+from keras_kernel_constraints.constraints import Box, NonNeg, SumTo
+from keras_kernel_constraints.regularizers import (
+    BoxPenalty,
+    DistancePenalty,
+    NonNegPenalty,
+    SumToPenalty,
+)
+from tests.helpers import FLOAT_DTYPES, as_f64, requires_tensorflow, tensor, to_numpy
+
+EXAMPLES = [
+    NonNegPenalty(0.5),
+    NonNegPenalty(0.1, power=2),
+    BoxPenalty(-1.0, 0.5, strength=2.0),
+    SumToPenalty(1.0, axis=(0, 1), strength=0.3),
+    SumToPenalty(2.0, strength=1.0, power=1),
+    DistancePenalty(SumTo(1.0, axis=[0, 1]), strength=0.5),
+    DistancePenalty(NonNeg(), strength=1.0, power=1),
+    DistancePenalty(keras.constraints.MaxNorm(1.0), strength=1.0),
+]
+
+
+def numpy_penalty(reg, w):
+    """Independent float64 formulas, written from the docstrings."""
+    w = np.asarray(w, np.float64)
+    p = reg.power
+    if isinstance(reg, NonNegPenalty):
+        return reg.strength * np.sum(np.maximum(-w, 0) ** p)
+    if isinstance(reg, BoxPenalty):
+        d = np.maximum(reg.min_value - w, 0) + np.maximum(w - reg.max_value, 0)
+        return reg.strength * np.sum(d**p)
+    if isinstance(reg, SumToPenalty):
+        axes = tuple(range(w.ndim - 1)) if reg.axis is None else tuple(reg.axis)
+        return reg.strength * np.sum(np.abs(w.sum(axis=axes) - reg.value) ** p)
+    raise AssertionError(reg)
+
+
+def test_every_public_regularizer_has_an_example():
+    assert {type(r) for r in EXAMPLES} == set(regularizers.ALL_REGULARIZERS)
+
+
+@pytest.mark.parametrize("reg", EXAMPLES, ids=repr)
+def test_config_is_json_and_round_trips_exactly(reg):
+    config = reg.get_config()
+    restored = type(reg).from_config(json.loads(json.dumps(config)))
+    assert restored.get_config() == config
+    assert restored == reg
+    serialized = keras.saving.serialize_keras_object(reg)
+    assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == reg
+    assert regularizers.get(serialized) == reg
+
+
+@pytest.mark.parametrize("reg", [r for r in EXAMPLES if not isinstance(r, DistancePenalty)], ids=repr)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_closed_form_penalties_match_numpy(reg, dtype, rng):
+    w = 2 * rng.normal(size=(3, 3, 2, 4))
+    weight = tensor(w, dtype)
+    got = float(to_numpy(reg(weight)))
+    want = numpy_penalty(reg, as_f64(weight))
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_penalties_are_float32(dtype, rng):
+    w = tensor(300 * rng.normal(size=(64, 8)), dtype)  # squares overflow float16
+    loss = NonNegPenalty(1.0, power=2)(w)
+    assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+    np.testing.assert_allclose(float(to_numpy(loss)), np.sum(np.maximum(-as_f64(w), 0) ** 2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_penalties_vanish_on_projected_weights(dtype, rng):
+    w = tensor(rng.normal(size=(3, 3, 2, 4)), dtype)
+    for constraint in (NonNeg(), Box(-0.25, 0.5)):
+        for power in (1, 2):
+            feasible = constraint(w)
+            assert float(to_numpy(constraint.penalty(1.0, power=power)(feasible))) == 0.0
+            assert float(to_numpy(DistancePenalty(constraint, 1.0, power=power)(feasible))) == 0.0
+            assert float(to_numpy(constraint.penalty(1.0, power=power)(w))) > 0.0
+    sum_to = SumTo(1.0)
+    feasible = sum_to(w)
+    tol = {"float64": 1e-12, "float32": 1e-5}.get(dtype, 0.2)
+    assert float(to_numpy(sum_to.penalty(1.0, power=1)(feasible))) <= tol
+    assert float(to_numpy(sum_to.penalty(1.0, power=1)(w))) > 0.1
+
+
+def test_distance_penalty_of_elementwise_sets_equals_the_closed_forms(rng):
+    w = rng.normal(size=(5, 4)).astype("float32")
+    for power in (1, 2):
+        np.testing.assert_allclose(
+            to_numpy(DistancePenalty(NonNeg(), 0.7, power)(w)),
+            to_numpy(NonNegPenalty(0.7, power)(w)), rtol=1e-6)
+        np.testing.assert_allclose(
+            to_numpy(DistancePenalty(Box(-0.2, 0.3), 0.7, power)(w)),
+            to_numpy(BoxPenalty(-0.2, 0.3, 0.7, power)(w)), rtol=1e-6)
+
+
+def test_distance_penalty_for_sum_to_is_the_hyperplane_distance(rng):
+    w = rng.normal(size=(3, 3, 2, 4))
+    residual = w.sum(axis=(0, 1, 2)) - 1.0  # 4 groups of n = 18
+    np.testing.assert_allclose(
+        float(to_numpy(DistancePenalty(SumTo(1.0), 1.0, power=2)(w))), np.sum(residual**2 / 18))
+    np.testing.assert_allclose(
+        float(to_numpy(DistancePenalty(SumTo(1.0), 1.0, power=1)(w))),
+        np.sum(np.abs(residual) / np.sqrt(18)))
+
+
+@requires_tensorflow
+@pytest.mark.parametrize("power", [1, 2])
+def test_distance_penalty_gradient_points_at_the_projection(power, rng):
+    import tensorflow as tf
+
+    w = tf.Variable(rng.normal(size=(4, 3)))
+    feasible = tf.Variable(SumTo(1.0)(w))
+    for variable in (w, feasible):
+        with tf.GradientTape() as tape:
+            loss = DistancePenalty(SumTo(1.0), strength=0.5, power=power)(variable)
+        grad = tape.gradient(loss, variable).numpy()
+        assert np.all(np.isfinite(grad))
+        diff = variable.numpy() - SumTo(1.0)(variable).numpy()
+        if power == 2:
+            np.testing.assert_allclose(grad, 2 * 0.5 * diff, atol=1e-12)
+        else:
+            norms = np.linalg.norm(diff, axis=0, keepdims=True)
+            want = np.where(norms > 0, 0.5 * diff / np.where(norms > 0, norms, 1), 0)
+            np.testing.assert_allclose(grad, want, atol=1e-6)
+    exact = tf.Variable(np.array([[0.25], [0.75]]))
+    with tf.GradientTape() as tape:
+        loss = DistancePenalty(SumTo(1.0), 1.0, power=1)(exact)
+    np.testing.assert_array_equal(tape.gradient(loss, exact).numpy(), 0.0)
+
+
+def test_lookup_and_aliases():
+    assert regularizers.get(None) is None
+    assert regularizers.get("non_neg_penalty") == NonNegPenalty()
+    assert regularizers.get("BoxPenalty") == BoxPenalty()
+    assert regularizers.sum_to_penalty is SumToPenalty
+    assert regularizers.distance_penalty is DistancePenalty
+    assert DistancePenalty("sum_to") == DistancePenalty(SumTo())
+    with pytest.raises(ValueError, match="Unknown regularizer name"):
+        regularizers.get("l3")
+
+
+@pytest.mark.parametrize(
+    "make, parameter",
+    [
+        (lambda: NonNegPenalty(-0.1), "strength"),
+        (lambda: NonNegPenalty(float("nan")), "strength"),
+        (lambda: NonNegPenalty(None), "strength"),
+        (lambda: NonNegPenalty(float("inf")), "strength"),
+        (lambda: NonNegPenalty(0.1, power=3), "power"),
+        (lambda: NonNegPenalty(0.1, power=1.5), "power"),
+        (lambda: NonNegPenalty(0.1, power="2"), "power"),
+        (lambda: BoxPenalty(1.0, 0.0), "min_value"),
+        (lambda: BoxPenalty(0.0, float("nan")), "max_value"),
+        (lambda: SumToPenalty("1"), "value"),
+        (lambda: SumToPenalty(1.0, axis=[1, 1]), "axis"),
+        (lambda: SumToPenalty(1.0, strength=-1), "strength"),
+        (lambda: DistancePenalty(None), "constraint"),
+        (lambda: DistancePenalty(NonNeg(), power=0), "power"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_parameter(make, parameter):
+    with pytest.raises(ValueError, match=f"`{parameter}`"):
+        make()
+
+
+def test_bad_weights_raise_on_first_use():
+    with pytest.raises(ValueError, match=r"SumToPenalty: `axis`=3 is out of range"):
+        SumToPenalty(1.0, axis=3)(np.zeros((2, 2), "float32"))
+    with pytest.raises(ValueError, match="NonNegPenalty needs a floating-point weight"):
+        NonNegPenalty()(np.zeros((2,), "int32"))
