@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     print(f"keras_kernel_constraints {kkc.__version__} demo "
           f"(Keras {keras.__version__}, backend {keras.backend.backend()})\n")
 
-    sharpen = np.asarray(SHARPEN, dtype="float32")
+    sharpen = np_sharpen()
     kernels, rows = _sharpening(args, sharpen)
     rows += _non_negative_layer(args)
 
@@ -50,6 +50,12 @@ def main(argv=None) -> int:
         print(f"{r.name:<40}{r.result:<22}{r.check:<24}{r.loss:>10.3e}")
     _plot(args.out, sharpen, kernels)
     return 0
+
+
+def np_sharpen():
+    import numpy as np
+
+    return np.asarray(SHARPEN, dtype="float32")
 
 
 def _parse(argv):

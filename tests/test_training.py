@@ -1,0 +1,156 @@
+"""Constraints and penalties inside real models trained with ``jit_compile=True``."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_kernel_constraints.constraints import Box, NonNeg, SumTo
+from tests.helpers import as_f64, sum_tolerance
+
+SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "float32")
+
+
+class ConstrainedScale(keras.layers.Layer):
+    """A custom layer whose weight comes from ``add_weight(constraint=...)``."""
+
+    def __init__(self, units, constraint=None, regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.constraint, self.regularizer = units, constraint, regularizer
+
+    def build(self, input_shape):
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units), initializer="glorot_uniform",
+            constraint=self.constraint, regularizer=self.regularizer, name="w",
+        )
+
+    def call(self, x):
+        return ops.matmul(x, self.w)
+
+
+class Wrapper(keras.layers.Layer):
+    """Nests the custom layer, so its penalty must be collected from below."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, x):
+        return self.inner(x)
+
+
+def dense(c, r):
+    return (6,), keras.layers.Dense(4, kernel_constraint=c, kernel_regularizer=r), "kernel"
+
+
+def conv1d(c, r):
+    return (12, 2), keras.layers.Conv1D(3, 3, kernel_constraint=c, kernel_regularizer=r), "kernel"
+
+
+def conv2d(c, r):
+    return (8, 8, 2), keras.layers.Conv2D(3, 3, kernel_constraint=c, kernel_regularizer=r), "kernel"
+
+
+def conv2d_transpose(c, r):
+    layer = keras.layers.Conv2DTranspose(3, 3, kernel_constraint=c, kernel_regularizer=r)
+    return (6, 6, 2), layer, "kernel"
+
+
+def depthwise(c, r):
+    layer = keras.layers.DepthwiseConv2D(
+        3, depth_multiplier=2, depthwise_constraint=c, depthwise_regularizer=r)
+    return (8, 8, 2), layer, "kernel"
+
+
+def custom(c, r):
+    return (5,), Wrapper(ConstrainedScale(3, constraint=c, regularizer=r)), "inner.w"
+
+
+LAYERS = [dense, conv1d, conv2d, conv2d_transpose, depthwise, custom]
+CONSTRAINTS = [NonNeg(), Box(-0.05, 0.05), SumTo(1.0)]
+
+
+def variable_of(layer, path):
+    for name in path.split("."):
+        layer = getattr(layer, name)
+    return layer
+
+
+def check_feasible(constraint, w):
+    """Assert ``w`` is in the set and the constraint was active (touched a bound)."""
+    if isinstance(constraint, NonNeg):
+        assert w.min() >= 0.0 and np.any(w == 0.0)
+    elif isinstance(constraint, Box):
+        assert w.min() >= np.float32(-0.05) and w.max() <= np.float32(0.05)
+        assert np.any(w == np.float32(-0.05)) or np.any(w == np.float32(0.05))
+    else:  # axis=None: one group per output unit, every axis but the last
+        axes = tuple(range(w.ndim - 1))
+        n = int(np.prod([w.shape[a] for a in axes]))
+        sums = w.astype(np.float64).sum(axis=axes)
+        assert np.max(np.abs(sums - 1.0)) <= sum_tolerance("float32", n, np.abs(w).max())
+
+
+def penalty_total(model):
+    return float(sum(np.sum(as_f64(loss)) for loss in model.losses))
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+@pytest.mark.parametrize("make_layer", LAYERS, ids=lambda f: f.__name__)
+def test_layer_trains_under_xla_and_stays_feasible(make_layer, constraint):
+    keras.utils.set_random_seed(1)
+    penalty = constraint.penalty(strength=0.01)
+    input_shape, layer, path = make_layer(constraint, penalty)
+    model = keras.Sequential([keras.Input(input_shape), layer])
+    variable = variable_of(layer, path)
+    assert variable.constraint is constraint  # guards keras#18883
+    assert variable.regularizer is penalty
+    assert len(model.losses) == 1 and penalty_total(model) > 0.0  # glorot init is infeasible
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, *input_shape)).astype("float32")
+    y = 3 * rng.normal(size=(64, *model.output_shape[1:])).astype("float32")
+    model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+
+    w = variable.numpy()
+    check_feasible(constraint, w)
+    if isinstance(constraint, SumTo):
+        assert penalty_total(model) <= 0.01 * 1e-8
+    else:
+        assert penalty_total(model) == 0.0
+
+
+def test_dense_bias_constraint_applies_to_the_whole_vector():
+    layer = keras.layers.Dense(5, bias_constraint=SumTo(0.0), bias_initializer="ones")
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=True)
+    model.fit(np.ones((8, 3), "float32"), np.arange(40, dtype="float32").reshape(8, 5), verbose=0)
+    bias = layer.bias.numpy()
+    assert abs(bias.astype(np.float64).sum()) <= 1e-5
+    assert np.ptp(bias) > 0.1  # entries moved freely, only their sum is fixed
+
+
+def test_sharpening_kernel_is_recovered_and_sums_to_one_every_epoch():
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    images = rng.uniform(size=(128, 12, 12, 1)).astype("float32")
+    targets = np.asarray(ops.conv(images, SHARPEN[:, :, None, None], padding="valid"))
+    layer = keras.layers.Conv2D(1, 3, use_bias=False, kernel_constraint=SumTo(1.0))
+    model = keras.Sequential([keras.Input((12, 12, 1)), layer])
+    model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+    sums = []
+    model.fit(images, targets, batch_size=16, epochs=25, verbose=0, callbacks=[
+        keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: sums.append(layer.kernel.numpy().astype(np.float64).sum()))
+    ])
+    kernel = layer.kernel.numpy()[:, :, 0, 0]
+    assert len(sums) == 25
+    assert max(abs(s - 1.0) for s in sums) <= sum_tolerance("float32", 9, 5.0)
+    assert np.max(np.abs(kernel - SHARPEN)) <= 0.05
+
+
+def test_axis_that_does_not_fit_fails_fit_with_a_clear_error():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_constraint=SumTo(axis=2))])
+    model.compile("sgd", "mse", jit_compile=True)
+    with pytest.raises(ValueError, match=r"SumTo: `axis`=2 is out of range for a weight of shape \(4, 3\)"):
+        model.fit(np.ones((4, 4), "float32"), np.ones((4, 3), "float32"), verbose=0)
