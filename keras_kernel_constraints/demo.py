@@ -238,8 +238,12 @@ def _plot(out, sharpen, kernels):
     for ax, (title, kernel) in zip(axes, panels.items()):
         ax.imshow(np.clip(kernel, -5, 5), cmap="RdBu_r", vmin=-5, vmax=5)
         for (i, j), v in np.ndenumerate(kernel):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9)
-        ax.set_title(f"{title}\nsum = {kernel.sum():.3f}", fontsize=9)
+            shown = 0.0 if abs(v) < 5e-3 else v  # no "-0.00"
+            ax.text(j, i, f"{shown:.2f}", ha="center", va="center", fontsize=9,
+                    color="white" if abs(v) > 2.5 else "black")
+        total = kernel.sum()
+        note = " (training diverged)" if not np.isfinite(total) else ""
+        ax.set_title(f"{title}\nsum = {total:.3f}{note}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()

@@ -128,6 +128,16 @@ def test_sum_to_float32_error_within_issue_bound(rng):
         assert np.max(np.abs(sums - 1.0)) <= 1e-6 * n
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_sum_to_half_precision_accumulates_in_float32(dtype, rng):
+    # A float16 running sum of 4096 entries near 0.5 is off by several units;
+    # accumulated in float32, every entry is within one rounding of the truth.
+    w = tensor(0.5 + 0.01 * rng.normal(size=(4096, 2)), dtype)
+    out = as_f64(project_sum_to(w, 1.0))
+    ref = reference_sum_to(as_f64(w), 1.0, (0,))
+    np.testing.assert_allclose(out, ref, rtol=EPS[dtype], atol=1e-6)
+
+
 def test_sum_to_is_the_nearest_point(rng):
     w = rng.normal(size=(4, 6)) * 3
     p = as_f64(project_sum_to(w, 2.0, axis=0))
