@@ -47,7 +47,8 @@ def main(argv=None):
         print("matplotlib is not installed; no plot written")
         return
     fig, axes = plt.subplots(1, 2, figsize=(6, 3))
-    for ax, (title, k) in zip(axes, (("target", SHARPEN), ("learned with SumTo(1.0)", kernel))):
+    panels = (("target", SHARPEN), ("learned with SumTo(1.0)", kernel))
+    for ax, (title, k) in zip(axes, panels, strict=True):
         ax.imshow(k, cmap="RdBu_r", vmin=-5, vmax=5)
         ax.set_title(f"{title}\nsum = {k.sum():.3f}", fontsize=9)
         ax.axis("off")

@@ -15,6 +15,15 @@ import os
 import sys
 from dataclasses import dataclass
 
+import keras
+import numpy as np
+from keras import ops
+
+import keras_kernel_constraints as kkc
+from keras_kernel_constraints.constraints import NonNeg, SumTo
+from keras_kernel_constraints.projections import project_sum_to
+from keras_kernel_constraints.regularizers import NonNegPenalty
+
 SHARPEN = ((0.0, -1.0, 0.0), (-1.0, 5.0, -1.0), (0.0, -1.0, 0.0))
 
 
@@ -28,12 +37,6 @@ class Outcome:
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import numpy as np
-
-    import keras_kernel_constraints as kkc
-
     keras.utils.set_random_seed(args.seed)
     print(f"keras_kernel_constraints {kkc.__version__} demo "
           f"(Keras {keras.__version__}, backend {keras.backend.backend()})\n")
@@ -53,8 +56,6 @@ def main(argv=None) -> int:
 
 
 def np_sharpen():
-    import numpy as np
-
     return np.asarray(SHARPEN, dtype="float32")
 
 
@@ -72,18 +73,10 @@ class _DivideBySum:
     """The common advice, kept here only to show why it fails: ``w / sum(w)``."""
 
     def __call__(self, w):
-        from keras import ops
-
         return w / ops.sum(w, axis=(0, 1, 2), keepdims=True)
 
 
 def _sharpening(args, sharpen):
-    import numpy as np
-    from keras import ops
-
-    from keras_kernel_constraints.constraints import SumTo
-    from keras_kernel_constraints.projections import project_sum_to
-
     print("== 1. A 3x3 kernel that sums to 1: learning a sharpening filter ==")
     near_zero = np.array([0.6, -0.59, 0.0], "float32")
     print(f"on {near_zero} (sum {near_zero.sum():+.2f}): divide by sum gives "
@@ -124,17 +117,11 @@ def _sharpening(args, sharpen):
 
 
 def _glorot_kernel(seed):
-    import keras
-    import numpy as np
-
     return np.asarray(keras.initializers.GlorotUniform(seed=seed)((3, 3, 1, 1)))
 
 
 def _fit_kernel(constraint, start, images, targets, epochs):
     """Train a bias-free Conv2D(1, 3) from ``start``; kernel sums after each epoch."""
-    import keras
-    import numpy as np
-
     layer = keras.layers.Conv2D(1, 3, use_bias=False, kernel_constraint=constraint,
                                 kernel_initializer=keras.initializers.Constant(start))
     model = keras.Sequential([keras.Input(images.shape[1:]), layer])
@@ -149,13 +136,6 @@ def _fit_kernel(constraint, start, images, targets, epochs):
 
 
 def _non_negative_layer(args):
-    import keras
-    import numpy as np
-    from keras import ops
-
-    from keras_kernel_constraints.constraints import NonNeg
-    from keras_kernel_constraints.regularizers import NonNegPenalty
-
     print("\n== 2. A custom layer whose add_weight variable must stay >= 0 ==")
 
     class NonNegativeMixing(keras.layers.Layer):
@@ -204,15 +184,11 @@ def _non_negative_layer(args):
 
 
 def _mse(x, y, w):
-    import numpy as np
-
     return float(np.mean((x @ w[:, None] - y) ** 2))
 
 
 def _nnls(x, y, steps=5000):
     """Non-negative least squares by projected gradient, as an independent reference."""
-    import numpy as np
-
     gram, rhs = x.T @ x, (x.T @ y)[:, 0]
     step = 1.0 / np.linalg.eigvalsh(gram).max()
     w = np.zeros(x.shape[1])
@@ -227,7 +203,6 @@ def _plot(out, sharpen, kernels):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        import numpy as np
     except ImportError:
         print("\nmatplotlib is not installed, so no figure was written "
               "(pip install 'keras-kernel-constraints[plot]').")
@@ -235,7 +210,7 @@ def _plot(out, sharpen, kernels):
     os.makedirs(out, exist_ok=True)
     panels = {"target (sharpen)": sharpen, **kernels}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2))
-    for ax, (title, kernel) in zip(axes, panels.items()):
+    for ax, (title, kernel) in zip(axes, panels.items(), strict=True):
         ax.imshow(np.clip(kernel, -5, 5), cmap="RdBu_r", vmin=-5, vmax=5)
         for (i, j), v in np.ndenumerate(kernel):
             shown = 0.0 if abs(v) < 5e-3 else v  # no "-0.00"

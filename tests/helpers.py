@@ -17,6 +17,7 @@ Elementwise projections (NonNeg, Box) are exact in every dtype.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,15 @@ def run_python(code: str, *args: str, timeout: float = 300) -> str:
     )
     assert proc.returncode == 0, f"subprocess failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
+
+
+def assert_config_round_trips(obj, get):
+    """``get_config`` is JSON, mirrors ``__init__`` and survives Keras serialization."""
+    config = obj.get_config()
+    restored = type(obj).from_config(json.loads(json.dumps(config)))
+    assert restored.get_config() == config
+    assert restored == obj and hash(restored) == hash(obj)
+    serialized = keras.saving.serialize_keras_object(obj)
+    assert serialized["registered_name"] == f"keras_kernel_constraints>{type(obj).__name__}"
+    assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == obj
+    assert get(serialized) == obj

@@ -38,7 +38,8 @@ for layer in model.layers:
             }
     for variable in layer.trainable_weights:
         if variable.constraint is not None:
-            report["objects"][f"{layer.name}.{variable.name}.on_variable"] = type(variable.constraint).__name__
+            key = f"{layer.name}.{variable.name}.on_variable"
+            report["objects"][key] = type(variable.constraint).__name__
 # Keep training after the reload: the restored constraints must still act.
 model.compile(keras.optimizers.Adam(0.1), "mse", jit_compile=True)
 model.fit(x, 5 * np.ones((len(x), 3), "float32"), epochs=2, verbose=0)
@@ -105,7 +106,8 @@ def test_model_loads_in_a_fresh_process_with_safe_mode(trained):
     on_variables = {k: v for k, v in report["objects"].items() if k.endswith("on_variable")}
     assert sorted(on_variables.values()) == ["Box", "NonNeg", "SumTo", "SumTo"]
 
-    np.testing.assert_allclose(report["prediction"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    prediction = model.predict(x, verbose=0)
+    np.testing.assert_allclose(report["prediction"], prediction, rtol=1e-5, atol=1e-5)
     after = report["after_training"]
     assert after["conv_spatial_sum_error"] <= 1e-5
     assert -0.5 <= after["conv_bias_range"][0] and after["conv_bias_range"][1] <= 0.5
@@ -116,7 +118,7 @@ def test_model_loads_in_a_fresh_process_with_safe_mode(trained):
 def test_model_config_round_trips_in_process(trained):
     model, x, _ = trained
     clone = keras.Model.from_config(json.loads(json.dumps(model.get_config())))
-    for layer, twin in zip(model.layers, clone.layers):
+    for layer, twin in zip(model.layers, clone.layers, strict=True):
         for attr in ATTRIBUTES:
             assert getattr(layer, attr, None) == getattr(twin, attr, None)
 

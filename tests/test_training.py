@@ -139,10 +139,10 @@ def test_sharpening_kernel_is_recovered_and_sums_to_one_every_epoch():
     model = keras.Sequential([keras.Input((12, 12, 1)), layer])
     model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
     sums = []
-    model.fit(images, targets, batch_size=16, epochs=25, verbose=0, callbacks=[
-        keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: sums.append(layer.kernel.numpy().astype(np.float64).sum()))
-    ])
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: sums.append(layer.kernel.numpy().astype(np.float64).sum())
+    )
+    model.fit(images, targets, batch_size=16, epochs=25, verbose=0, callbacks=[record])
     kernel = layer.kernel.numpy()[:, :, 0, 0]
     assert len(sums) == 25
     assert max(abs(s - 1.0) for s in sums) <= sum_tolerance("float32", 9, 5.0)
@@ -150,7 +150,9 @@ def test_sharpening_kernel_is_recovered_and_sums_to_one_every_epoch():
 
 
 def test_axis_that_does_not_fit_fails_fit_with_a_clear_error():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_constraint=SumTo(axis=2))])
+    dense = keras.layers.Dense(3, kernel_constraint=SumTo(axis=2))
+    model = keras.Sequential([keras.Input((4,)), dense])
     model.compile("sgd", "mse", jit_compile=True)
-    with pytest.raises(ValueError, match=r"SumTo: `axis`=2 is out of range for a weight of shape \(4, 3\)"):
+    message = r"SumTo: `axis`=2 is out of range for a weight of shape \(4, 3\)"
+    with pytest.raises(ValueError, match=message):
         model.fit(np.ones((4, 4), "float32"), np.ones((4, 3), "float32"), verbose=0)

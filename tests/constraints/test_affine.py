@@ -1,14 +1,12 @@
 """Constraint classes: validation, first-use errors, configs, lookup, companions."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
 from keras_kernel_constraints import constraints, regularizers
 from keras_kernel_constraints.constraints import Box, NonNeg, SumTo
-from tests.helpers import to_numpy
+from tests.helpers import assert_config_round_trips, to_numpy
 
 EXAMPLES = [NonNeg(), Box(-0.5, 2.0), SumTo(), SumTo(2.5, axis=(0, 1)), SumTo(-1.0, axis=-1)]
 
@@ -19,14 +17,7 @@ def test_every_public_constraint_has_an_example():
 
 @pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
 def test_config_is_json_and_round_trips_exactly(constraint):
-    config = constraint.get_config()
-    restored = type(constraint).from_config(json.loads(json.dumps(config)))
-    assert restored.get_config() == config
-    assert restored == constraint and hash(restored) == hash(constraint)
-    serialized = keras.saving.serialize_keras_object(constraint)
-    assert serialized["registered_name"] == f"keras_kernel_constraints>{type(constraint).__name__}"
-    assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == constraint
-    assert constraints.get(serialized) == constraint
+    assert_config_round_trips(constraint, constraints.get)
 
 
 @pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
@@ -112,5 +103,6 @@ def test_axis_that_does_not_fit_the_weight_raises_on_first_use(axis, shape):
 @pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
 @pytest.mark.parametrize("dtype", ["int32", "bool"])
 def test_integer_or_bool_weights_raise_on_first_use(constraint, dtype):
-    with pytest.raises(ValueError, match=f"{type(constraint).__name__} needs a floating-point weight"):
+    message = f"{type(constraint).__name__} needs a floating-point weight"
+    with pytest.raises(ValueError, match=message):
         constraint(np.zeros((3, 4), dtype))

@@ -191,7 +191,8 @@ def test_sum_to_is_non_expansive(rng):
 
 def test_sum_to_single_entry_groups_take_the_value_exactly():
     w = np.array([[3.7, -2.0]], "float32")  # axis 0 has length 1
-    np.testing.assert_array_equal(to_numpy(project_sum_to(w, 0.1, axis=0)), np.float32([[0.1, 0.1]]))
+    out = to_numpy(project_sum_to(w, 0.1, axis=0))
+    np.testing.assert_array_equal(out, np.float32([[0.1, 0.1]]))
     np.testing.assert_array_equal(to_numpy(project_sum_to(np.float32(5.0), 2.0)), np.float32(2.0))
 
 
