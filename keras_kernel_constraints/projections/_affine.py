@@ -33,8 +33,10 @@ def project_non_negative(w):
     >>> np.asarray(project_non_negative(np.array([-1.5, 0.0, 2.0])))
     array([0., 0., 2.])
     """
-    w, dtype = _as_float_tensor(w, "project_non_negative")
-    return ops.maximum(w, ops.zeros((), dtype=dtype))
+    w, _ = _as_float_tensor(w, "project_non_negative")
+    # relu keeps the dtype on every backend; maximum(w, 0) promotes float64
+    # to float32 outside TensorFlow (Keras's 64-to-32-bit promotion rule).
+    return ops.relu(w)
 
 
 def project_box(w, min_value, max_value):
@@ -62,11 +64,11 @@ def project_box(w, min_value, max_value):
     array([0. , 0.5, 1. ])
     """
     w, dtype = _as_float_tensor(w, "project_box")
+    # Bounds as tensors of w's dtype: clip with Python floats rounds them to
+    # float32 on some backends, and minimum/maximum promote float64 to float32.
     lo = ops.convert_to_tensor(min_value, dtype=dtype)
     hi = ops.convert_to_tensor(max_value, dtype=dtype)
-    # min(max(.)) rather than clip: keeps NaN in place on every backend and
-    # gives `hi` if a caller passes crossed tensor bounds.
-    return ops.minimum(ops.maximum(w, lo), hi)
+    return ops.clip(w, lo, hi)
 
 
 def project_sum_to(w, value=1.0, axis=None):

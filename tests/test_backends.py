@@ -1,0 +1,32 @@
+"""The backend-neutral suites pass on every other Keras backend installed here.
+
+Library code uses ``keras.ops`` only; this runs the projection, constraint
+and regularizer tests again in a subprocess under JAX and PyTorch when they
+are importable (CI installs TensorFlow only, so there these are skipped).
+"""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SUITES = ["tests/projections", "tests/constraints", "tests/regularizers"]
+
+
+@pytest.mark.parametrize("backend, module", [("jax", "jax"), ("torch", "torch")])
+def test_unit_suites_pass_on_other_backends(backend, module):
+    if keras.backend.backend() == backend:
+        pytest.skip("this run already uses that backend")
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITES],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
