@@ -1,8 +1,9 @@
 """Euclidean projections onto the orthant, a box and a sum hyperplane.
 
 All functions are pure, use ``keras.ops`` only, branch on static shapes
-only, and so trace under ``jit_compile=True`` on every Keras backend.
-float16 and bfloat16 inputs are processed in float32 and cast back.
+only, and so trace under ``jit_compile=True`` on every Keras backend. The
+elementwise projections are exact in the input's dtype; ``project_sum_to``
+accumulates float16 and bfloat16 groups in float32 and casts back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import math
 from keras import ops
 
 from keras_kernel_constraints import _groups
+
+# Scalars go through convert_to_tensor(value, dtype=...), never ops.cast: a
+# Python float cast by TensorFlow passes through float32 first, which would
+# round a float64 bound such as 0.1.
 
 
 def project_non_negative(w):
@@ -119,11 +124,6 @@ def project_sum_to(w, value=1.0, axis=None):
     target = ops.convert_to_tensor(value, dtype=acc)
     shift = (target * (1.0 / scale) - scaled_sum) * (scale / n)
     return ops.cast(x + shift, dtype)
-
-
-# Scalars go through convert_to_tensor(value, dtype=...), never ops.cast: a
-# Python float cast by TensorFlow passes through float32 first, which would
-# round a float64 bound such as 0.1.
 
 
 def _as_float_tensor(w, owner):
