@@ -98,3 +98,64 @@ def group_sum(x, axes):
 
 def _show(axis):
     return list(axis) if isinstance(axis, tuple) else axis
+
+
+def to_rows(x, axes, shape):
+    """Move the group axes last and flatten: a ``(groups, n)`` matrix.
+
+    Returns the matrix and a function that maps a matrix of the same shape
+    back to ``shape``. Shapes are static, so both are free reshapes plus one
+    transpose each under XLA.
+    """
+    others = [a for a in range(len(shape)) if a not in axes]
+    perm = others + list(axes)
+    n = group_size(shape, axes)
+    rows = ops.reshape(ops.transpose(x, perm), (-1, n))
+    moved_shape = tuple(shape[a] for a in perm)
+    inverse = [perm.index(a) for a in range(len(shape))]
+
+    def restore(r):
+        return ops.transpose(ops.reshape(r, moved_shape), inverse)
+
+    return rows, restore
+
+
+def group_norm_parts(x, axes):
+    """Per-group Euclidean norm as ``peak * spread``, kept broadcastable.
+
+    ``peak = max|x|`` (1 for an all-zero group) and
+    ``spread = sqrt(sum((x / peak)**2))`` in ``[1, sqrt(n)]`` (1 for an
+    all-zero group): the squares can neither overflow nor underflow, and
+    ``x / peak`` lies in [-1, 1]. Returns ``(peak, spread, norm)`` where
+    ``norm = peak * spread`` is 0 for a zero group, NaN for a group holding a
+    NaN or inf, and may be ``inf`` when the true norm exceeds the dtype's
+    range.
+    """
+    if not axes:
+        peak = ops.abs(x)
+        nonzero = peak > 0
+        one = ops.ones_like(peak)
+        return ops.where(nonzero, peak, one), one, peak
+    peak = ops.max(ops.abs(x), axis=axes, keepdims=True)
+    nonzero = peak > 0
+    safe = ops.where(nonzero, peak, ops.ones_like(peak))
+    spread = ops.sqrt(ops.sum(ops.square(x / safe), axis=axes, keepdims=True))
+    spread = ops.where(nonzero, spread, ops.ones_like(spread))
+    # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf entry,
+    # so a group holding one gets a NaN norm instead of looking like zeros.
+    poison = ops.sum(x * 0, axis=axes, keepdims=True)
+    return safe, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
+
+
+def group_norm(x, axes):
+    """Per-group Euclidean norm, kept broadcastable (see ``group_norm_parts``)."""
+    return group_norm_parts(x, axes)[2]
+
+
+def first_entry_mask(shape, axes, dtype):
+    """1 at index 0 of every group axis, 0 elsewhere; broadcastable to ``shape``."""
+    mask = ops.ones((1,) * len(shape), dtype=dtype)
+    for a in axes:
+        along = ops.cast(ops.arange(shape[a]) == 0, dtype)
+        mask = mask * ops.reshape(along, [shape[a] if i == a else 1 for i in range(len(shape))])
+    return mask

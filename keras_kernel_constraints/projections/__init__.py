@@ -11,5 +11,27 @@ from keras_kernel_constraints.projections._affine import (
     project_non_negative,
     project_sum_to,
 )
+from keras_kernel_constraints.projections._norms import (
+    project_l2_ball,
+    project_l2_sphere,
+    project_linf_ball,
+    project_norm_band,
+)
+from keras_kernel_constraints.projections._simplex import (
+    project_capped_simplex,
+    project_l1_ball,
+    project_simplex,
+)
 
-__all__ = ["project_box", "project_non_negative", "project_sum_to"]
+__all__ = [
+    "project_box",
+    "project_capped_simplex",
+    "project_l1_ball",
+    "project_l2_ball",
+    "project_l2_sphere",
+    "project_linf_ball",
+    "project_non_negative",
+    "project_norm_band",
+    "project_simplex",
+    "project_sum_to",
+]

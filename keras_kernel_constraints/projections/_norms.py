@@ -1,0 +1,141 @@
+"""Euclidean projections onto norm balls, spheres and norm bands.
+
+The l2 sets are radial: the projection rescales each group by a factor
+computed from its norm, with no ``eps`` in any denominator, so the results
+are exact projections and idempotent up to rounding. Norms are computed with
+a max-scaling that cannot overflow (see ``_groups.group_norm``). float16 and
+bfloat16 are computed in float32.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from keras_kernel_constraints import _groups
+from keras_kernel_constraints.projections._affine import _as_float_tensor, project_box
+
+
+def project_l2_ball(w, radius=1.0, axis=None):
+    r"""Project each group onto the l2 ball :math:`\{p : \|p\|_2 \le r\}`.
+
+    .. math:: P(w)_g = w_g \cdot \min\left(1, \frac{r}{\|w_g\|_2}\right)
+
+    This is the exact max-norm constraint: unlike ``keras.constraints.MaxNorm``
+    (``w * clip(n, 0, r) / (eps + n)``) it leaves groups inside the ball
+    untouched and maps outside groups exactly onto the sphere.
+
+    Args:
+        w: Floating-point tensor.
+        radius: Positive radius ``r``.
+        axis: Axis or tuple of axes forming one group; ``None`` means every
+            axis but the last (rank >= 2) or the whole tensor (rank <= 1).
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_l2_ball(np.array([3.0, 4.0]), 1.0))
+    array([0.6, 0.8])
+    """
+    return _radial(w, 0.0, radius, axis, "project_l2_ball")
+
+
+def project_l2_sphere(w, radius=1.0, axis=None):
+    r"""Project each group onto the sphere :math:`\{p : \|p\|_2 = r\}`.
+
+    .. math:: P(w)_g = r \, \frac{w_g}{\|w_g\|_2}
+
+    A group of zeros has no nearest point (every point of the sphere is as
+    near); it maps to ``r`` times the group's first basis vector: ``r`` at
+    index 0 of every group axis, 0 elsewhere. Never NaN for finite input.
+
+    Args:
+        w: Floating-point tensor.
+        radius: Positive radius ``r``.
+        axis: Groups, as for :func:`project_l2_ball`.
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_l2_sphere(np.array([0.0, 0.0]), 2.0))
+    array([2., 0.])
+    """
+    return _radial(w, radius, radius, axis, "project_l2_sphere")
+
+
+def project_norm_band(w, min_norm, max_norm, axis=None):
+    r"""Project each group onto :math:`\{p : a \le \|p\|_2 \le b\}`.
+
+    .. math:: P(w)_g = w_g \, \frac{\operatorname{clip}(\|w_g\|_2, a, b)}{\|w_g\|_2}
+
+    The band is not convex when ``a > 0``, but the radial map is still the
+    nearest point for every non-zero group. A group of zeros maps to ``a``
+    times the group's first basis vector (0 when ``a = 0``).
+
+    Args:
+        w: Floating-point tensor.
+        min_norm: Smallest allowed norm ``a >= 0``.
+        max_norm: Largest allowed norm ``b >= a``.
+        axis: Groups, as for :func:`project_l2_ball`.
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_norm_band(np.array([0.3, 0.4]), 1.0, 2.0))
+    array([0.6, 0.8])
+    """
+    return _radial(w, min_norm, max_norm, axis, "project_norm_band")
+
+
+def _radial(w, min_norm, max_norm, axis, owner):
+    """Rescale every group so that its norm is clipped to [min_norm, max_norm]."""
+    w, dtype = _as_float_tensor(w, owner)
+    shape = _groups.static_shape(w)
+    axes = _groups.group_axes(axis, shape, owner)
+    if _groups.group_size(shape, axes, owner) == 0:
+        return w
+    acc = _groups.compute_dtype(dtype)
+    x = ops.cast(w, acc)
+    peak, spread, norm = _groups.group_norm_parts(x, axes)
+    lo = ops.convert_to_tensor(min_norm, dtype=acc)
+    hi = ops.convert_to_tensor(max_norm, dtype=acc)
+    # (x / peak) * (target / spread) = x * target / norm, with no intermediate
+    # that can overflow even when the norm itself is not representable.
+    rescaled = (x / peak) * (ops.clip(norm, lo, hi) / spread)
+    # Groups already in the band are returned as they are, bit for bit.
+    inside = ops.logical_and(norm >= lo, norm <= hi)
+    fallback = lo * _groups.first_entry_mask(shape, axes, acc)
+    # Only a zero group takes the fallback; a NaN group stays NaN.
+    out = ops.where(inside, x, ops.where(norm == 0, fallback, rescaled))
+    return ops.cast(out, dtype)
+
+
+def project_linf_ball(w, radius=1.0):
+    r"""Project onto the l-infinity ball :math:`\{p : |p_i| \le r\}`.
+
+    .. math:: P(w) = \operatorname{clip}(w, -r, r)
+
+    A box, so elementwise and exact in every dtype.
+
+    Args:
+        w: Floating-point tensor.
+        radius: Positive radius ``r``.
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_linf_ball(np.array([-3.0, 0.5]), 1.0))
+    array([-1. ,  0.5])
+    """
+    return project_box(w, -radius, radius)

@@ -1,0 +1,198 @@
+"""Euclidean projections onto the simplex, the capped simplex and the l1 ball.
+
+Every group is projected at once: the group axes are moved last and
+flattened into a ``(groups, n)`` matrix, so one sort (or one bisection) runs
+over all groups together. No Python loop over groups, no host callback,
+static shapes only. float16 and bfloat16 are computed in float32.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from keras_kernel_constraints import _groups
+from keras_kernel_constraints.projections._affine import _as_float_tensor
+
+
+def project_simplex(w, value=1.0, axis=None):
+    r"""Project each group onto the simplex :math:`\{p : p \ge 0, \sum p = s\}`.
+
+    .. math:: P(w)_i = \max(w_i - \tau, 0), \quad
+              \sum_i \max(w_i - \tau, 0) = s
+
+    with one threshold :math:`\tau` per group. :math:`\tau` comes from the
+    sort-based method (Held, Wolfe & Crowder 1974; Duchi et al., ICML 2008):
+    sort the group in decreasing order ``u``, let ``rho`` be the number of
+    ``k`` with ``k * u_k > cumsum(u)_k - s``; the support is the ``rho``
+    largest entries. The threshold is then computed from that support as
+    ``(sum of the support - s) / rho`` with a plain reduction, which is more
+    accurate than reading it off the running sum. O(n log n) per group.
+
+    Args:
+        w: Floating-point tensor.
+        value: Positive number ``s``, the sum of every group.
+        axis: Axis or tuple of axes forming one group; ``None`` means every
+            axis but the last (rank >= 2) or the whole tensor (rank <= 1).
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``: non-negative, each group
+        summing to ``value`` up to rounding.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_simplex(np.array([0.5, 1.5, -1.0]), 1.0))
+    array([0., 1., 0.])
+    """
+    w, dtype = _as_float_tensor(w, "project_simplex")
+    shape = _groups.static_shape(w)
+    axes = _groups.group_axes(axis, shape, "project_simplex")
+    if _groups.group_size(shape, axes, "project_simplex") == 0:
+        return w
+    rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
+    tau = _simplex_threshold(rows, value)
+    return ops.cast(restore(ops.relu(rows - tau)), dtype)
+
+
+def project_l1_ball(w, radius=1.0, axis=None):
+    r"""Project each group onto the l1 ball :math:`\{p : \|p\|_1 \le r\}`.
+
+    .. math:: P(w) = \operatorname{sign}(w) \max(|w| - \max(\tau, 0), 0)
+
+    where :math:`\tau` is the simplex threshold of :math:`|w|` for the sum
+    :math:`r` (Duchi et al., ICML 2008, §4). Inside the ball :math:`\tau \le 0`,
+    so the clamp returns ``w`` unchanged, without a branch. O(n log n).
+
+    Args:
+        w: Floating-point tensor.
+        radius: Positive radius ``r``.
+        axis: Groups, as for :func:`project_simplex`.
+
+    Returns:
+        Tensor of the same shape and dtype as ``w`` with every group's l1 norm
+        at most ``radius`` up to rounding.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_l1_ball(np.array([2.0, -1.0, 0.0]), 1.0))
+    array([ 1., -0.,  0.])
+    """
+    w, dtype = _as_float_tensor(w, "project_l1_ball")
+    shape = _groups.static_shape(w)
+    axes = _groups.group_axes(axis, shape, "project_l1_ball")
+    if _groups.group_size(shape, axes, "project_l1_ball") == 0:
+        return w
+    rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
+    magnitude = ops.abs(rows)
+    tau = ops.relu(_simplex_threshold(magnitude, radius))
+    return ops.cast(restore(ops.sign(rows) * ops.relu(magnitude - tau)), dtype)
+
+
+def project_capped_simplex(w, value, min_value, max_value, axis=None):
+    r"""Project each group onto :math:`\{p : \ell \le p_i \le u, \sum p = s\}`.
+
+    .. math:: P(w)_i = \min(\max(w_i - \tau, \ell), u), \quad
+              \sum_i P(w)_i = s
+
+    The sum is a non-increasing, piecewise-linear function of the dual
+    variable :math:`\tau`. Bisection on :math:`\tau` (as in jaxopt's
+    ``projection_box_section``), started from a bracket that contains it,
+    runs a fixed number of halvings, enough to shrink any bracket to the
+    floating-point resolution; then the exact finishing step reads off the
+    entries clipped at ``l`` and at ``u`` and solves for :math:`\tau` on the
+    free entries in closed form. Cost: O(n * iterations) with 64 iterations
+    in float32 and 128 in float64; all groups at once.
+
+    Args:
+        w: Floating-point tensor.
+        value: Target sum ``s`` of every group.
+        min_value: Lower bound ``l`` of every entry.
+        max_value: Upper bound ``u >= l`` of every entry.
+        axis: Groups, as for :func:`project_simplex`.
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Raises:
+        ValueError: if ``n * min_value > value`` or ``n * max_value < value``
+            for the group size ``n`` (the set is empty).
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(project_capped_simplex(np.array([3.0, 1.0, 0.0]), 1.0, 0.0, 0.6))
+    array([0.6, 0.4, 0. ])
+    """
+    w, dtype = _as_float_tensor(w, "project_capped_simplex")
+    shape = _groups.static_shape(w)
+    axes = _groups.group_axes(axis, shape, "project_capped_simplex")
+    n = _groups.group_size(shape, axes, "project_capped_simplex")
+    check_capped_simplex_size(n, value, min_value, max_value, "project_capped_simplex")
+    if n == 0:
+        return w
+    acc = _groups.compute_dtype(dtype)
+    rows, restore = _groups.to_rows(ops.cast(w, acc), axes, shape)
+    lo, hi, total = (float(v) for v in (min_value, max_value, value))
+
+    def clipped_sum(tau):
+        return ops.sum(ops.clip(rows - tau, lo, hi), axis=-1, keepdims=True)
+
+    # f(tau) = clipped_sum(tau) is n*hi at tau = min(w) - hi and n*lo at
+    # tau = max(w) - lo, so [left, right] brackets the root.
+    left = ops.min(rows, axis=-1, keepdims=True) - hi
+    right = ops.max(rows, axis=-1, keepdims=True) - lo
+
+    def halve(_, bracket):
+        a, b = bracket
+        mid = 0.5 * (a + b)
+        above = clipped_sum(mid) > total  # root lies to the right of mid
+        return ops.where(above, mid, a), ops.where(above, b, mid)
+
+    iterations = 128 if acc == "float64" else 64
+    left, right = ops.fori_loop(0, iterations, halve, (left, right))
+    tau = 0.5 * (left + right)
+
+    # Exact finish: with the clipped sets fixed, sum(w_F - tau) + l|L| + u|U| = s.
+    at_lo = rows - tau <= lo
+    at_hi = rows - tau >= hi
+    free = ops.logical_not(ops.logical_or(at_lo, at_hi))
+    count = ops.sum(ops.cast(free, acc), axis=-1, keepdims=True)
+    free_sum = ops.sum(ops.where(free, rows, ops.zeros_like(rows)), axis=-1, keepdims=True)
+    clipped = lo * ops.sum(ops.cast(at_lo, acc), axis=-1, keepdims=True) + hi * ops.sum(
+        ops.cast(at_hi, acc), axis=-1, keepdims=True
+    )
+    exact = (free_sum + clipped - total) / ops.where(count > 0, count, ops.ones_like(count))
+    tau = ops.where(count > 0, exact, tau)
+    return ops.cast(restore(ops.clip(rows - tau, lo, hi)), dtype)
+
+
+def check_capped_simplex_size(n, value, min_value, max_value, owner):
+    """Raise ``ValueError`` if no group of ``n`` entries can be feasible."""
+    if n and (n * min_value > value or n * max_value < value):
+        raise ValueError(
+            f"{owner}: no group of n={n} entries in [{min_value}, {max_value}] sums to "
+            f"`value`={value}; need n * min_value <= value <= n * max_value."
+        )
+
+
+def _simplex_threshold(rows, value):
+    """Per-row ``tau`` with ``sum(relu(rows - tau)) = value``, shape ``(m, 1)``.
+
+    Sort-based support detection, then the threshold from a masked sum over
+    the support. ``value`` must be positive.
+    """
+    n = rows.shape[-1]
+    dtype = rows.dtype
+    descending = ops.flip(ops.sort(rows, axis=-1), axis=-1)
+    running = ops.cumsum(descending, axis=-1)
+    k = ops.arange(1, n + 1, dtype=dtype)
+    in_support = descending * k > running - value
+    rho = ops.maximum(ops.sum(ops.cast(in_support, "int32"), axis=-1, keepdims=True), 1)
+    # The rho-th largest entry bounds the support from below.
+    floor = ops.take_along_axis(descending, rho - 1, axis=-1)
+    support = rows >= floor
+    support_sum = ops.sum(ops.where(support, rows, ops.zeros_like(rows)), axis=-1, keepdims=True)
+    size = ops.sum(ops.cast(support, dtype), axis=-1, keepdims=True)
+    return (support_sum - value) / size
+
