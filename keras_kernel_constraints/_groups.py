@@ -123,28 +123,32 @@ def to_rows(x, axes, shape):
 def group_norm_parts(x, axes):
     """Per-group Euclidean norm as ``peak * spread``, kept broadcastable.
 
-    ``peak = max|x|`` (1 for an all-zero group) and
-    ``spread = sqrt(sum((x / peak)**2))`` in ``[1, sqrt(n)]`` (1 for an
-    all-zero group): the squares can neither overflow nor underflow, and
-    ``x / peak`` lies in [-1, 1]. Returns ``(peak, spread, norm)`` where
-    ``norm = peak * spread`` is 0 for a zero group, NaN for a group holding a
-    NaN or inf, and may be ``inf`` when the true norm exceeds the dtype's
-    range.
+    With ``peak = max|x|`` (1 for an all-zero group), returns
+    ``(unit, spread, norm)``: ``unit = x / peak`` in [-1, 1],
+    ``spread = sqrt(sum(unit**2))`` in ``[1, sqrt(n)]`` (1 for a zero group)
+    and ``norm = peak * spread``. The squares can neither overflow nor
+    underflow. ``norm`` is 0 for a zero group, NaN for a group holding a NaN
+    or inf, and ``inf`` when the true norm exceeds the dtype's range.
     """
     if not axes:
         peak = ops.abs(x)
         nonzero = peak > 0
         one = ops.ones_like(peak)
-        return ops.where(nonzero, peak, one), one, peak
+        return ops.where(nonzero, ops.sign(x), one), one, peak
     peak = ops.max(ops.abs(x), axis=axes, keepdims=True)
     nonzero = peak > 0
     safe = ops.where(nonzero, peak, ops.ones_like(peak))
-    spread = ops.sqrt(ops.sum(ops.square(x / safe), axis=axes, keepdims=True))
+    # Divide by sqrt(peak) twice: XLA turns x / peak into x * (1 / peak), and
+    # 1 / peak is subnormal (flushed to 0 on CPU) when peak is near the
+    # dtype's maximum; 1 / sqrt(peak) is always a normal number.
+    root = ops.sqrt(safe)
+    unit = (x / root) / root
+    spread = ops.sqrt(ops.sum(ops.square(unit), axis=axes, keepdims=True))
     spread = ops.where(nonzero, spread, ops.ones_like(spread))
     # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf entry,
     # so a group holding one gets a NaN norm instead of looking like zeros.
     poison = ops.sum(x * 0, axis=axes, keepdims=True)
-    return safe, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
+    return unit, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
 
 
 def group_norm(x, axes):

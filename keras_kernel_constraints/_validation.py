@@ -36,6 +36,14 @@ def non_negative_number(value, name: str) -> float:
     return value
 
 
+def positive_number(value, name: str) -> float:
+    """Return ``value`` as a finite float > 0, or raise naming ``name``."""
+    value = finite_number(value, name)
+    if value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0; got {value}.")
+    return value
+
+
 def ordered_bounds(min_value, max_value) -> tuple[float, float]:
     """Return finite ``(min_value, max_value)`` with ``min_value <= max_value``."""
     min_value = finite_number(min_value, "min_value")
@@ -46,6 +54,18 @@ def ordered_bounds(min_value, max_value) -> tuple[float, float]:
             f"min_value={min_value}, max_value={max_value}."
         )
     return min_value, max_value
+
+
+def norm_bounds(min_norm, max_norm) -> tuple[float, float]:
+    """Return ``(min_norm, max_norm)`` with ``0 <= min_norm <= max_norm``, ``max_norm > 0``."""
+    min_norm = non_negative_number(min_norm, "min_norm")
+    max_norm = positive_number(max_norm, "max_norm")
+    if min_norm > max_norm:
+        raise ValueError(
+            "`min_norm` must be <= `max_norm`; got "
+            f"min_norm={min_norm}, max_norm={max_norm}."
+        )
+    return min_norm, max_norm
 
 
 def power(value, name: str = "power") -> int:

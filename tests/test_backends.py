@@ -24,7 +24,8 @@ def test_unit_suites_pass_on_other_backends(backend, module):
         pytest.skip("this run already uses that backend")
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed")
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    # JAX holds float64 arrays only with x64 enabled.
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_ENABLE_X64="1")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITES],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,

@@ -5,13 +5,20 @@ Use them wherever Keras takes a constraint: ``kernel_constraint=``,
 ``add_weight(..., constraint=...)``. The optimizer applies them after every
 update step.
 
-======================  ==========================================  =========
-constraint              set (per group ``g``)                       groups
-======================  ==========================================  =========
-``NonNeg()``            ``w_i >= 0``                                entries
-``Box(lo, hi)``         ``lo <= w_i <= hi``                         entries
-``SumTo(s, axis)``      ``sum(w_g) = s`` (entries otherwise free)   ``axis``
-======================  ==========================================  =========
+===============================  ==============================================  =========
+constraint                       set (per group ``g``)                           groups
+===============================  ==============================================  =========
+``NonNeg()``                     ``w_i >= 0``                                    entries
+``Box(lo, hi)``                  ``lo <= w_i <= hi``                             entries
+``SumTo(s, axis)``               ``sum(w_g) = s`` (entries otherwise free)       ``axis``
+``Simplex(s, axis)``             ``w_g >= 0``, ``sum(w_g) = s``                  ``axis``
+``CappedSimplex(s, lo, hi, ax)`` ``lo <= w_i <= hi``, ``sum(w_g) = s``           ``axis``
+``L1Ball(r, axis)``              ``||w_g||_1 <= r``                              ``axis``
+``L2Ball(r, axis)``              ``||w_g||_2 <= r`` (exact max-norm)             ``axis``
+``UnitSphere(r, axis)``          ``||w_g||_2 = r``                               ``axis``
+``NormBand(a, b, axis)``         ``a <= ||w_g||_2 <= b`` (exact min-max-norm)    ``axis``
+``LinfBall(r)``                  ``|w_i| <= r``                                  entries
+===============================  ==============================================  =========
 """
 
 import keras
@@ -25,9 +32,29 @@ from keras_kernel_constraints.constraints._affine import (
     non_neg,
     sum_to,
 )
-from keras_kernel_constraints.constraints._base import ProjectionConstraint
+from keras_kernel_constraints.constraints._base import GroupedConstraint, ProjectionConstraint
+from keras_kernel_constraints.constraints._norms import (
+    L2Ball,
+    LinfBall,
+    NormBand,
+    UnitSphere,
+    l2_ball,
+    linf_ball,
+    norm_band,
+    unit_sphere,
+)
+from keras_kernel_constraints.constraints._simplex import (
+    CappedSimplex,
+    L1Ball,
+    Simplex,
+    capped_simplex,
+    l1_ball,
+    simplex,
+)
 
-ALL_CONSTRAINTS = (NonNeg, Box, SumTo)
+ALL_CONSTRAINTS = (
+    NonNeg, Box, SumTo, Simplex, CappedSimplex, L1Ball, L2Ball, UnitSphere, NormBand, LinfBall
+)
 """Every public constraint class; tests and ``get`` iterate over it."""
 
 _BY_NAME = _lookup.name_table(ALL_CONSTRAINTS)
@@ -59,11 +86,26 @@ def get(identifier):
 __all__ = [
     "ALL_CONSTRAINTS",
     "Box",
+    "CappedSimplex",
+    "GroupedConstraint",
+    "L1Ball",
+    "L2Ball",
+    "LinfBall",
     "NonNeg",
+    "NormBand",
     "ProjectionConstraint",
+    "Simplex",
     "SumTo",
+    "UnitSphere",
     "box",
+    "capped_simplex",
     "get",
+    "l1_ball",
+    "l2_ball",
+    "linf_ball",
     "non_neg",
+    "norm_band",
+    "simplex",
     "sum_to",
+    "unit_sphere",
 ]

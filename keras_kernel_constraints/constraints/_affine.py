@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import keras
-
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints.constraints._base import ProjectionConstraint
+from keras_kernel_constraints import _validation
+from keras_kernel_constraints.constraints._base import (
+    GroupedConstraint,
+    ProjectionConstraint,
+)
+from keras_kernel_constraints.constraints._base import register as _register
 from keras_kernel_constraints.projections import (
     project_box,
     project_non_negative,
     project_sum_to,
 )
-
-_register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
 
 
 @_register
@@ -76,7 +76,7 @@ class Box(ProjectionConstraint):
 
 
 @_register
-class SumTo(ProjectionConstraint):
+class SumTo(GroupedConstraint):
     """Makes each group of entries sum to ``value``; entries stay free.
 
     The projection onto the hyperplane ``sum(w_g) = value`` shifts every
@@ -103,13 +103,10 @@ class SumTo(ProjectionConstraint):
 
     def __init__(self, value=1.0, axis=None):
         self.value = _validation.finite_number(value, "value")
-        self.axis = _validation.axis_argument(axis)
+        super().__init__(axis)
 
     def project(self, w):
         return project_sum_to(w, self.value, self.axis)
-
-    def group_axes(self, shape):
-        return _groups.group_axes(self.axis, shape, self._owner)
 
     def penalty(self, strength=0.01, power=2):
         """``SumToPenalty``: ``strength * sum_g |sum(w_g) - value|**power``."""
@@ -118,7 +115,7 @@ class SumTo(ProjectionConstraint):
         return SumToPenalty(self.value, self.axis, strength=strength, power=power)
 
     def get_config(self):
-        return {"value": self.value, "axis": _validation.axis_config(self.axis)}
+        return {"value": self.value, **super().get_config()}
 
 
 non_neg = NonNeg

@@ -5,8 +5,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_kernel_constraints import _groups
+from keras_kernel_constraints import _groups, _validation
 from keras_kernel_constraints._config import ConfigValueMixin
+
+register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
 
 
 class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
@@ -54,3 +56,22 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
     @property
     def _owner(self) -> str:
         return type(self).__name__
+
+
+class GroupedConstraint(ProjectionConstraint):
+    """A projection constraint acting on groups of entries chosen by ``axis``.
+
+    ``axis`` is the axis or tuple of axes whose entries form one group;
+    ``None`` means every axis but the last for a weight of rank >= 2 and the
+    whole tensor otherwise. It is checked for type at construction and
+    against the weight's rank on first use.
+    """
+
+    def __init__(self, axis=None):
+        self.axis = _validation.axis_argument(axis)
+
+    def group_axes(self, shape):
+        return _groups.group_axes(self.axis, shape, self._owner)
+
+    def get_config(self):
+        return {"axis": _validation.axis_config(self.axis)}

@@ -104,12 +104,12 @@ def _radial(w, min_norm, max_norm, axis, owner):
         return w
     acc = _groups.compute_dtype(dtype)
     x = ops.cast(w, acc)
-    peak, spread, norm = _groups.group_norm_parts(x, axes)
+    unit, spread, norm = _groups.group_norm_parts(x, axes)
     lo = ops.convert_to_tensor(min_norm, dtype=acc)
     hi = ops.convert_to_tensor(max_norm, dtype=acc)
-    # (x / peak) * (target / spread) = x * target / norm, with no intermediate
-    # that can overflow even when the norm itself is not representable.
-    rescaled = (x / peak) * (ops.clip(norm, lo, hi) / spread)
+    # unit * (target / spread) = x * target / norm, with no intermediate that
+    # can overflow even when the norm itself is not representable.
+    rescaled = unit * (ops.clip(norm, lo, hi) / spread)
     # Groups already in the band are returned as they are, bit for bit.
     inside = ops.logical_and(norm >= lo, norm <= hi)
     fallback = lo * _groups.first_entry_mask(shape, axes, acc)

@@ -4,14 +4,19 @@ Use them wherever Keras takes a regularizer (``kernel_regularizer=``,
 ``add_weight(..., regularizer=...)``); the penalty is added to the training
 loss, so the gradient sees it (a constraint's projection does not).
 
-==========================================  ======================================
-regularizer                                 penalty
-==========================================  ======================================
-``NonNegPenalty(strength, power)``          ``strength * sum(relu(-w)**p)``
-``BoxPenalty(lo, hi, strength, power)``     ``strength * sum(dist(w_i, [lo,hi])**p)``
-``SumToPenalty(value, axis, strength, p)``  ``strength * sum_g |sum(w_g) - value|**p``
-``DistancePenalty(constraint, strength, p)``  ``strength * sum_g dist(w_g, C_g)**p``
-==========================================  ======================================
+Each is ``strength * sum(violation**p)`` with ``p = power`` (1 or 2):
+
+==============================================  ==========================================
+regularizer                                     violation
+==============================================  ==========================================
+``NonNegPenalty(strength, power)``              ``relu(-w_i)`` per entry
+``BoxPenalty(lo, hi, strength, power)``         ``dist(w_i, [lo, hi])`` per entry
+``SumToPenalty(value, axis, strength, power)``  ``|sum(w_g) - value|`` per group
+``SimplexPenalty(value, axis, ...)``            ``relu(-w_i)`` and ``|sum(w_g) - value|``
+``L2BallPenalty(radius, axis, ...)``            ``relu(||w_g|| - radius)`` per group
+``NormBandPenalty(min_norm, max_norm, ...)``    ``dist(||w_g||, [min_norm, max_norm])``
+``DistancePenalty(constraint, ...)``            ``dist(w_g, C_g)`` per group
+==============================================  ==========================================
 
 Every constraint's ``.penalty(strength, power=...)`` returns its companion.
 """
@@ -27,11 +32,26 @@ from keras_kernel_constraints.regularizers._affine import (
     non_neg_penalty,
     sum_to_penalty,
 )
-from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty
+from keras_kernel_constraints.regularizers._base import DistancePenalty, GroupedPenalty, Penalty
+from keras_kernel_constraints.regularizers._norms import (
+    L2BallPenalty,
+    NormBandPenalty,
+    l2_ball_penalty,
+    norm_band_penalty,
+)
+from keras_kernel_constraints.regularizers._simplex import SimplexPenalty, simplex_penalty
 
 distance_penalty = DistancePenalty
 
-ALL_REGULARIZERS = (NonNegPenalty, BoxPenalty, SumToPenalty, DistancePenalty)
+ALL_REGULARIZERS = (
+    NonNegPenalty,
+    BoxPenalty,
+    SumToPenalty,
+    SimplexPenalty,
+    L2BallPenalty,
+    NormBandPenalty,
+    DistancePenalty,
+)
 """Every public regularizer class."""
 
 _BY_NAME = _lookup.name_table(ALL_REGULARIZERS)
@@ -64,12 +84,19 @@ __all__ = [
     "ALL_REGULARIZERS",
     "BoxPenalty",
     "DistancePenalty",
+    "GroupedPenalty",
+    "L2BallPenalty",
     "NonNegPenalty",
+    "NormBandPenalty",
     "Penalty",
+    "SimplexPenalty",
     "SumToPenalty",
     "box_penalty",
     "distance_penalty",
     "get",
+    "l2_ball_penalty",
     "non_neg_penalty",
+    "norm_band_penalty",
+    "simplex_penalty",
     "sum_to_penalty",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from keras import ops
 
 from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints.regularizers._base import Penalty, _register
+from keras_kernel_constraints.regularizers._base import GroupedPenalty, Penalty
+from keras_kernel_constraints.regularizers._base import register as _register
 
 
 @_register
@@ -64,7 +65,7 @@ class BoxPenalty(Penalty):
 
 
 @_register
-class SumToPenalty(Penalty):
+class SumToPenalty(GroupedPenalty):
     """``strength * sum_groups |sum(w_g) - value| ** power``.
 
     The soft form of ``SumTo(value, axis)``, with the same groups. (The
@@ -85,24 +86,22 @@ class SumToPenalty(Penalty):
     """
 
     def __init__(self, value=1.0, axis=None, strength=0.01, power=2):
-        super().__init__(strength=strength, power=power)
+        super().__init__(axis=axis, strength=strength, power=power)
         self.value = _validation.finite_number(value, "value")
-        self.axis = _validation.axis_argument(axis)
 
     def violation(self, x):
-        shape = _groups.static_shape(x)
-        axes = _groups.group_axes(self.axis, shape, type(self).__name__)
-        if _groups.group_size(shape, axes, type(self).__name__) == 0:
+        axes = self.group_axes(x)
+        if _groups.group_size(_groups.static_shape(x), axes) == 0:
             return ops.zeros((), dtype=x.dtype)
-        residual = ops.abs(_groups.group_sum(x, axes) - self.value)
-        return ops.sum(self._raise(residual))
+        return ops.sum(self._raise(sum_residual(x, axes, self.value)))
 
     def get_config(self):
-        return {
-            "value": self.value,
-            "axis": _validation.axis_config(self.axis),
-            **super().get_config(),
-        }
+        return {"value": self.value, **super().get_config()}
+
+
+def sum_residual(x, axes, value):
+    """``|sum(x_g) - value|`` per group, kept broadcastable."""
+    return ops.abs(_groups.group_sum(x, axes) - value)
 
 
 non_neg_penalty = NonNegPenalty

@@ -8,7 +8,7 @@ from keras import ops
 from keras_kernel_constraints import _groups, _validation
 from keras_kernel_constraints._config import ConfigValueMixin
 
-_register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
+register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
 
 
 class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
@@ -48,7 +48,22 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
         return {"strength": self.strength, "power": self.power}
 
 
-@_register
+class GroupedPenalty(Penalty):
+    """A penalty on groups of entries chosen by ``axis``, as constraints use."""
+
+    def __init__(self, axis=None, strength=0.01, power=2):
+        super().__init__(strength=strength, power=power)
+        self.axis = _validation.axis_argument(axis)
+
+    def group_axes(self, x):
+        """Resolved group axes for tensor ``x``; ``ValueError`` if they do not fit."""
+        return _groups.group_axes(self.axis, _groups.static_shape(x), type(self).__name__)
+
+    def get_config(self):
+        return {"axis": _validation.axis_config(self.axis), **super().get_config()}
+
+
+@register
 class DistancePenalty(Penalty):
     """``strength * sum_groups dist(w_g, C_g) ** power`` for any constraint.
 

@@ -1,31 +1,10 @@
 """Constraint classes: validation, first-use errors, configs, lookup, companions."""
 
-import keras
 import numpy as np
 import pytest
 
 from keras_kernel_constraints import constraints, regularizers
 from keras_kernel_constraints.constraints import Box, NonNeg, SumTo
-from tests.helpers import assert_config_round_trips, to_numpy
-
-EXAMPLES = [NonNeg(), Box(-0.5, 2.0), SumTo(), SumTo(2.5, axis=(0, 1)), SumTo(-1.0, axis=-1)]
-
-
-def test_every_public_constraint_has_an_example():
-    assert {type(c) for c in EXAMPLES} == set(constraints.ALL_CONSTRAINTS)
-
-
-@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
-def test_config_is_json_and_round_trips_exactly(constraint):
-    assert_config_round_trips(constraint, constraints.get)
-
-
-@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
-def test_constraint_returns_its_projection_and_keeps_dtype(constraint, rng):
-    w = rng.normal(size=(3, 3, 2, 4)).astype("float32")
-    out = constraint(keras.Variable(w))
-    assert keras.backend.standardize_dtype(out.dtype) == "float32"
-    np.testing.assert_array_equal(to_numpy(out), to_numpy(constraint.project(w)))
 
 
 def test_lookup_by_name_alias_class_and_instance():
@@ -98,11 +77,3 @@ def test_axis_that_does_not_fit_the_weight_raises_on_first_use(axis, shape):
     constraint = SumTo(1.0, axis=axis)
     with pytest.raises(ValueError, match=r"SumTo: `axis`=.*(out of range|same axis)"):
         constraint(np.zeros(shape, "float32"))
-
-
-@pytest.mark.parametrize("constraint", EXAMPLES, ids=repr)
-@pytest.mark.parametrize("dtype", ["int32", "bool"])
-def test_integer_or_bool_weights_raise_on_first_use(constraint, dtype):
-    message = f"{type(constraint).__name__} needs a floating-point weight"
-    with pytest.raises(ValueError, match=message):
-        constraint(np.zeros((3, 4), dtype))

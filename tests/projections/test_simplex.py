@@ -145,7 +145,8 @@ def test_l1_ball_matches_reference_and_sign_simplex_identity(dtype, rng):
     np.testing.assert_allclose(out, ref, rtol=0, atol=8 * EPS[dtype] * 2)
     outside = np.abs(x).sum(axis=0) > 2.0
     identity = np.sign(x) * as_f64(project_simplex(np.abs(x), 2.0))
-    np.testing.assert_allclose(out[:, outside], identity[:, outside], rtol=0, atol=8 * EPS[dtype] * 2)
+    tol = 8 * EPS[dtype] * 2
+    np.testing.assert_allclose(out[:, outside], identity[:, outside], rtol=0, atol=tol)
     assert np.all(np.abs(out).sum(axis=0) <= 2.0 * (1 + 8 * EPS[dtype]))
 
 
@@ -201,7 +202,8 @@ def test_capped_simplex_fixed_point_idempotence_and_degenerate_boxes(rng):
 
 
 def test_capped_simplex_rejects_an_empty_set():
-    with pytest.raises(ValueError, match=r"no group of n=4 entries in \[0.0, 0.2\] sums to `value`=1"):
+    message = r"no group of n=4 entries in \[0.0, 0.2\] sums to `value`=1"
+    with pytest.raises(ValueError, match=message):
         project_capped_simplex(np.zeros((4, 2)), 1.0, 0.0, 0.2)
     with pytest.raises(ValueError, match="n \\* min_value <= value"):
         project_capped_simplex(np.zeros((4,)), 1.0, 0.5, 2.0)

@@ -1,0 +1,62 @@
+"""Promises every constraint keeps: config, lookup, dtype, first-use checks."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints import _lookup, constraints
+from tests.catalog import CONSTRAINTS
+from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_numpy
+
+
+def test_every_public_constraint_is_catalogued():
+    assert {type(c) for c in CONSTRAINTS} == set(constraints.ALL_CONSTRAINTS)
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+def test_config_is_json_and_round_trips_exactly(constraint):
+    assert_config_round_trips(constraint, constraints.get)
+
+
+@pytest.mark.parametrize("cls", constraints.ALL_CONSTRAINTS, ids=lambda c: c.__name__)
+def test_lookup_by_class_name_and_snake_case_alias(cls):
+    alias = _lookup.snake_case(cls.__name__)
+    assert getattr(constraints, alias) is cls
+    assert type(constraints.get(cls.__name__)) is cls
+    assert type(constraints.get(alias)) is cls
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+def test_constraint_returns_its_projection_with_shape_and_dtype(constraint, dtype, rng):
+    w = tensor(rng.normal(size=(3, 3, 2, 4)), dtype)
+    out = constraint(keras.Variable(w, dtype=dtype))
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+    assert tuple(out.shape) == (3, 3, 2, 4)
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(constraint.project(w)))
+    assert not np.any(np.isnan(to_numpy(out).astype(np.float64)))
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+def test_penalty_companion_is_a_registered_regularizer(constraint):
+    penalty = constraint.penalty(0.1)
+    assert isinstance(penalty, keras.regularizers.Regularizer)
+    assert penalty.strength == 0.1
+    assert keras.saving.get_registered_name(type(penalty)).startswith("keras_kernel_constraints>")
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_integer_or_bool_weights_raise_on_first_use(constraint, dtype):
+    message = f"{type(constraint).__name__} needs a floating-point weight"
+    with pytest.raises(ValueError, match=message):
+        constraint(np.zeros((3, 4), dtype))
+
+
+@pytest.mark.parametrize(
+    "constraint", [c for c in CONSTRAINTS if isinstance(c, constraints.GroupedConstraint)], ids=repr
+)
+def test_axis_beyond_the_rank_raises_on_first_use(constraint):
+    bad = type(constraint).from_config({**constraint.get_config(), "axis": 2})
+    with pytest.raises(ValueError, match=rf"{type(constraint).__name__}: `axis`=2 is out of range"):
+        bad(np.zeros((3, 4), "float32"))

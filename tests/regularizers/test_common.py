@@ -1,0 +1,60 @@
+"""Promises every penalty keeps, and every constraint's companion keeps."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints import _lookup, regularizers
+from keras_kernel_constraints.regularizers import DistancePenalty
+from tests.catalog import CONSTRAINTS, REGULARIZERS
+from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_numpy
+
+# Sum residuals and norms are computed from rounded entries: how far from 0
+# a companion penalty (strength 1, power 1) may be on a projected weight.
+VANISH_TOL = {"float64": 1e-12, "float32": 1e-5, "float16": 0.1, "bfloat16": 0.5}
+
+
+def test_every_public_regularizer_is_catalogued():
+    assert {type(r) for r in REGULARIZERS} == set(regularizers.ALL_REGULARIZERS)
+
+
+@pytest.mark.parametrize("reg", REGULARIZERS, ids=repr)
+def test_config_is_json_and_round_trips_exactly(reg):
+    assert_config_round_trips(reg, regularizers.get)
+
+
+@pytest.mark.parametrize("cls", regularizers.ALL_REGULARIZERS, ids=lambda c: c.__name__)
+def test_lookup_by_class_name_and_snake_case_alias(cls):
+    alias = _lookup.snake_case(cls.__name__)
+    assert getattr(regularizers, alias) is cls
+    if cls is not DistancePenalty:  # needs a constraint, so no default instance
+        assert type(regularizers.get(alias)) is cls
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
+def test_companion_penalties_vanish_on_the_set_and_not_off_it(constraint, dtype, rng):
+    w = tensor(3 * rng.normal(size=(3, 3, 2, 4)), dtype)
+    feasible = constraint(w)
+    for penalty in (constraint.penalty(1.0, power=1), DistancePenalty(constraint, 1.0, power=1)):
+        on_set = float(to_numpy(penalty(feasible)))
+        off_set = float(to_numpy(penalty(w)))
+        assert 0.0 <= on_set <= VANISH_TOL[dtype] * (1 + np.abs(to_numpy(feasible)).max())
+        assert off_set > 0.1
+
+
+@pytest.mark.parametrize("reg", REGULARIZERS, ids=repr)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_penalties_are_float32(reg, dtype, rng):
+    loss = reg(tensor(rng.normal(size=(3, 3, 2, 4)), dtype))
+    assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+    assert np.isfinite(float(to_numpy(loss)))
+
+
+@pytest.mark.parametrize(
+    "reg", [r for r in REGULARIZERS if isinstance(r, regularizers.GroupedPenalty)], ids=repr
+)
+def test_axis_beyond_the_rank_raises_on_first_use(reg):
+    bad = type(reg).from_config({**reg.get_config(), "axis": 3})
+    with pytest.raises(ValueError, match=rf"{type(reg).__name__}: `axis`=3 is out of range"):
+        bad(np.zeros((2, 2), "float32"))

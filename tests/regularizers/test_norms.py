@@ -1,0 +1,50 @@
+"""L2BallPenalty and NormBandPenalty against their formulas; bad arguments."""
+
+import numpy as np
+import pytest
+
+from keras_kernel_constraints.constraints import L2Ball, NormBand
+from keras_kernel_constraints.regularizers import DistancePenalty, L2BallPenalty, NormBandPenalty
+from tests.helpers import to_numpy
+
+
+@pytest.mark.parametrize("power", [1, 2])
+def test_norm_penalties_match_numpy_and_are_the_euclidean_distance(power, rng):
+    w = rng.normal(size=(6, 8)) * np.linspace(0.1, 2.0, 8)
+    norms = np.linalg.norm(w, axis=0)
+    ball = L2BallPenalty(1.0, strength=0.5, power=power)
+    np.testing.assert_allclose(float(to_numpy(ball(w))),
+                               0.5 * np.sum(np.maximum(norms - 1.0, 0) ** power), rtol=1e-12)
+    band = NormBandPenalty(0.4, 1.0, strength=0.5, power=power)
+    distance = np.maximum(0.4 - norms, 0) + np.maximum(norms - 1.0, 0)
+    np.testing.assert_allclose(float(to_numpy(band(w))), 0.5 * np.sum(distance**power),
+                               rtol=1e-12)
+    # The closed forms are the distance to the set, as DistancePenalty measures it.
+    np.testing.assert_allclose(float(to_numpy(ball(w))),
+                               float(to_numpy(DistancePenalty(L2Ball(1.0), 0.5, power)(w))),
+                               rtol=1e-12)
+    np.testing.assert_allclose(float(to_numpy(band(w))),
+                               float(to_numpy(DistancePenalty(NormBand(0.4, 1.0), 0.5, power)(w))),
+                               rtol=1e-12)
+
+
+def test_norm_penalties_do_not_overflow_in_float32():
+    w = np.full((4,), 3e38, "float32")
+    loss = float(to_numpy(L2BallPenalty(1.0, strength=1.0, power=1)(w)))
+    assert np.isinf(loss) or loss > 1e38  # the true distance is not representable; no NaN
+
+
+@pytest.mark.parametrize(
+    "make, parameter",
+    [
+        (lambda: L2BallPenalty(0.0), "radius"),
+        (lambda: L2BallPenalty(float("inf")), "radius"),
+        (lambda: NormBandPenalty(2.0, 1.0), "min_norm"),
+        (lambda: NormBandPenalty(-1.0, 1.0), "min_norm"),
+        (lambda: NormBandPenalty(0.0, 0.0), "max_norm"),
+        (lambda: NormBandPenalty(0.0, 1.0, axis=1.0), "axis"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_parameter(make, parameter):
+    with pytest.raises(ValueError, match=f"`{parameter}`"):
+        make()
