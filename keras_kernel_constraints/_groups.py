@@ -29,6 +29,9 @@ from keras import backend, ops
 
 LOW_PRECISION = ("float16", "bfloat16")
 
+# Machine epsilon (spacing of floats at 1) per dtype.
+EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
 
 def float_dtype(w, owner: str) -> str:
     """The standardized dtype of ``w``; raise ``ValueError`` if not float."""

@@ -1,10 +1,14 @@
 """Euclidean projections onto norm balls, spheres and norm bands.
 
 The l2 sets are radial: the projection rescales each group by a factor
-computed from its norm, with no ``eps`` in any denominator, so the results
-are exact projections and idempotent up to rounding. Norms are computed with
-a max-scaling that cannot overflow (see ``_groups.group_norm``). float16 and
-bfloat16 are computed in float32.
+computed from its norm, with no ``eps`` in any denominator. A group whose
+norm is within two units of rounding (``2 * eps`` of the weight's dtype,
+relative) of the band is on the set as far as that dtype can tell, and is
+returned bit for bit; so is every other group that is inside. This makes the
+projections idempotent exactly, not just up to rounding: a rescaled group
+lands within that slack of its target norm. Norms use a max-scaling that
+cannot overflow (see ``_groups.group_norm_parts``). float16 and bfloat16 are
+computed in float32.
 """
 
 from __future__ import annotations
@@ -110,8 +114,9 @@ def _radial(w, min_norm, max_norm, axis, owner):
     # unit * (target / spread) = x * target / norm, with no intermediate that
     # can overflow even when the norm itself is not representable.
     rescaled = unit * (ops.clip(norm, lo, hi) / spread)
-    # Groups already in the band are returned as they are, bit for bit.
-    inside = ops.logical_and(norm >= lo, norm <= hi)
+    # Groups in the band, up to the dtype's rounding, are returned bit for bit.
+    slack = 2.0 * _groups.EPSILON[dtype]
+    inside = ops.logical_and(norm >= lo * (1.0 - slack), norm <= hi * (1.0 + slack))
     fallback = lo * _groups.first_entry_mask(shape, axes, acc)
     # Only a zero group takes the fallback; a NaN group stays NaN.
     out = ops.where(inside, x, ops.where(norm == 0, fallback, rescaled))
