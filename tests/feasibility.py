@@ -92,7 +92,8 @@ def touches_boundary(constraint, w, dtype="float32"):
     if isinstance(constraint, Simplex):
         return bool(np.any(w == 0.0))
     if isinstance(constraint, CappedSimplex):
-        return bool(np.any(w <= constraint.min_value + tol) or np.any(w >= constraint.max_value - tol))
+        low, high = constraint.min_value + tol, constraint.max_value - tol
+        return bool(np.any(w <= low) or np.any(w >= high))
     axes = group_axes(constraint.axis, w.ndim)
     if isinstance(constraint, L1Ball):
         return bool(np.any(np.abs(np.abs(w).sum(axis=axes) - constraint.radius) <= tol))

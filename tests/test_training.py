@@ -138,8 +138,10 @@ def test_layer_trains_under_xla_and_stays_feasible(make_layer, constraint):
     assert penalty_total(model) <= 0.01 * 1e-5  # zero up to float32 rounding
 
 
-@pytest.mark.parametrize("constraint", [Simplex(axis=-1), UnitSphere(axis=-1), L2Ball(0.5, axis=-1)],
-                         ids=repr)
+ROW_WISE = [Simplex(axis=-1), UnitSphere(axis=-1), L2Ball(0.5, axis=-1)]
+
+
+@pytest.mark.parametrize("constraint", ROW_WISE, ids=repr)
 def test_embedding_rows_stay_feasible_under_sparse_updates(constraint):
     keras.utils.set_random_seed(2)
     embed = keras.layers.Embedding(50, 6, embeddings_constraint=constraint,

@@ -33,7 +33,8 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(make, parameter):
 def test_companions():
     assert L2Ball(2.0).penalty(0.1) == regularizers.L2BallPenalty(2.0, None, 0.1, 2)
     assert UnitSphere(1.0, axis=-1).penalty(0.1) == regularizers.NormBandPenalty(1.0, 1.0, -1, 0.1)
-    assert NormBand(0.5, 2.0).penalty(0.3, 1) == regularizers.NormBandPenalty(0.5, 2.0, None, 0.3, 1)
+    band = regularizers.NormBandPenalty(0.5, 2.0, None, 0.3, 1)
+    assert NormBand(0.5, 2.0).penalty(0.3, 1) == band
     assert LinfBall(0.5).penalty(0.1) == regularizers.BoxPenalty(-0.5, 0.5, 0.1, 1)
 
 
