@@ -13,6 +13,8 @@ from keras_kernel_constraints.regularizers import (
     NonNegPenalty,
     SumToPenalty,
 )
+from tests.catalog import CONSTRAINTS, REGULARIZERS
+from tests.feasibility import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
 
 ATTRIBUTES = ("kernel_constraint", "kernel_regularizer", "bias_constraint", "bias_regularizer")
@@ -132,3 +134,69 @@ def test_export_serves_the_same_predictions(trained, tmp_path):
     loaded = tf.saved_model.load(str(tmp_path / "exported"))  # keep it alive while serving
     served = loaded.serve(tf.constant(x))
     np.testing.assert_allclose(served.numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+# Every catalogued constraint and regularizer, one Dense layer each.
+CATALOG_LOADER = r"""
+import json, sys
+import numpy as np
+import keras
+import keras_kernel_constraints
+
+path, out = sys.argv[1], sys.argv[2]
+model = keras.saving.load_model(path, safe_mode=True)
+report = {}
+for layer in model.layers:
+    report[layer.name] = [
+        keras.saving.serialize_keras_object(layer.kernel_constraint),
+        keras.saving.serialize_keras_object(layer.kernel_regularizer),
+        type(layer.kernel.constraint).__module__,
+    ]
+rng = np.random.default_rng(1)
+x = rng.normal(size=(64, 6)).astype("float32")
+model.compile(keras.optimizers.Adam(0.02), "mse", jit_compile=True)
+model.fit(x, 3 * rng.normal(size=(64, 6)).astype("float32"), epochs=2, verbose=0)
+np.savez(out, **{layer.name: layer.kernel.numpy() for layer in model.layers})
+print(json.dumps(report))
+"""
+
+
+def catalog_model():
+    keras.utils.set_random_seed(0)
+    layers = [
+        keras.layers.Dense(6, name=f"layer_{i}", kernel_constraint=constraint,
+                           kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)])
+        for i, constraint in enumerate(CONSTRAINTS)
+    ]
+    return keras.Sequential([keras.Input((6,)), *layers])
+
+
+def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_path):
+    assert len(CONSTRAINTS) >= len(REGULARIZERS)  # so every regularizer is used
+    model = catalog_model()
+    model.save(tmp_path / "catalog.keras")
+    report = json.loads(run_python(CATALOG_LOADER, str(tmp_path / "catalog.keras"),
+                                   str(tmp_path / "after.npz")))
+    after = np.load(tmp_path / "after.npz")
+    for i, constraint in enumerate(CONSTRAINTS):
+        name = f"layer_{i}"
+        serialized_constraint, serialized_regularizer, module = report[name]
+        assert serialized_constraint == json.loads(
+            json.dumps(keras.saving.serialize_keras_object(constraint)))
+        regularizer = REGULARIZERS[i % len(REGULARIZERS)]
+        assert serialized_regularizer == json.loads(
+            json.dumps(keras.saving.serialize_keras_object(regularizer)))
+        assert module.startswith("keras_kernel_constraints.")
+        assert max_violation(constraint, after[name]) <= allowed(constraint, after[name])
+
+
+@requires_tensorflow
+def test_catalog_model_exports_and_serves(tmp_path):
+    import tensorflow as tf
+
+    model = catalog_model()
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype("float32")
+    model.export(str(tmp_path / "exported"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))
+    np.testing.assert_allclose(loaded.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
