@@ -201,6 +201,14 @@ def test_capped_simplex_fixed_point_idempotence_and_degenerate_boxes(rng):
                                as_f64(project_simplex(w, 1.0)), atol=1e-14)
 
 
+def test_capped_simplex_is_non_expansive(rng):
+    for _ in range(30):
+        x, y = 2 * rng.normal(size=(2, 9, 3))
+        px = as_f64(project_capped_simplex(x, 1.0, -0.2, 0.4))
+        py = as_f64(project_capped_simplex(y, 1.0, -0.2, 0.4))
+        assert np.all(np.linalg.norm(px - py, axis=0) <= np.linalg.norm(x - y, axis=0) + 1e-12)
+
+
 def test_capped_simplex_rejects_an_empty_set():
     message = r"no group of n=4 entries in \[0.0, 0.2\] sums to `value`=1"
     with pytest.raises(ValueError, match=message):
