@@ -94,6 +94,11 @@ def group_size(shape, axes, owner: str = "constraint") -> int:
     return math.prod(dims)
 
 
+def is_empty(shape) -> bool:
+    """Whether a weight of static ``shape`` has no entries at all."""
+    return any(d == 0 for d in shape)
+
+
 def group_sum(x, axes):
     """Per-group sum, kept broadcastable against ``x``."""
     return ops.sum(x, axis=axes, keepdims=True) if axes else x

@@ -60,10 +60,15 @@ def max_violation(constraint, w):
     raise AssertionError(f"no feasibility check for {constraint!r}")
 
 
-def allowed(constraint, w, dtype="float32"):
-    """Rounding allowance: n * eps * scale for sums, 2 * eps * scale otherwise."""
+def allowed(constraint, w, dtype="float32", scale=None):
+    """Rounding allowance: n * eps * scale for sums, 2 * eps * scale otherwise.
+
+    ``scale`` defaults to the largest magnitude in ``w``; pass the input's
+    when it was larger (``p = w - tau`` loses digits to cancellation when
+    ``|w|`` is much larger than ``|p|``).
+    """
     w = np.asarray(w, np.float64)
-    scale = max(1.0, float(np.abs(w).max()))
+    scale = max(1.0, float(np.abs(w).max()) if scale is None else scale)
     if isinstance(constraint, (SumTo, Simplex, CappedSimplex, L1Ball)):
         axes = group_axes(constraint.axis, w.ndim)
         n = int(np.prod([w.shape[a] for a in axes])) if axes else 1

@@ -113,7 +113,7 @@ def project_sum_to(w, value=1.0, axis=None):
     shape = _groups.static_shape(w)
     axes = _groups.group_axes(axis, shape, "project_sum_to")
     n = _groups.group_size(shape, axes, "project_sum_to")
-    if n == 0:
+    if _groups.is_empty(shape):
         return w
     if n == 1:
         return ops.broadcast_to(ops.convert_to_tensor(value, dtype=dtype), shape)

@@ -104,7 +104,7 @@ def _radial(w, min_norm, max_norm, axis, owner):
     w, dtype = _as_float_tensor(w, owner)
     shape = _groups.static_shape(w)
     axes = _groups.group_axes(axis, shape, owner)
-    if _groups.group_size(shape, axes, owner) == 0:
+    if _groups.is_empty(shape):
         return w
     acc = _groups.compute_dtype(dtype)
     x = ops.cast(w, acc)

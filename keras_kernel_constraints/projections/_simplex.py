@@ -47,7 +47,7 @@ def project_simplex(w, value=1.0, axis=None):
     w, dtype = _as_float_tensor(w, "project_simplex")
     shape = _groups.static_shape(w)
     axes = _groups.group_axes(axis, shape, "project_simplex")
-    if _groups.group_size(shape, axes, "project_simplex") == 0:
+    if _groups.is_empty(shape):
         return w
     rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
     tau = _simplex_threshold(rows, value)
@@ -81,7 +81,7 @@ def project_l1_ball(w, radius=1.0, axis=None):
     w, dtype = _as_float_tensor(w, "project_l1_ball")
     shape = _groups.static_shape(w)
     axes = _groups.group_axes(axis, shape, "project_l1_ball")
-    if _groups.group_size(shape, axes, "project_l1_ball") == 0:
+    if _groups.is_empty(shape):
         return w
     rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
     magnitude = ops.abs(rows)
@@ -129,14 +129,17 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
     axes = _groups.group_axes(axis, shape, "project_capped_simplex")
     n = _groups.group_size(shape, axes, "project_capped_simplex")
     check_capped_simplex_size(n, value, min_value, max_value, "project_capped_simplex")
-    if n == 0:
+    if _groups.is_empty(shape):
         return w
     acc = _groups.compute_dtype(dtype)
     rows, restore = _groups.to_rows(ops.cast(w, acc), axes, shape)
     lo, hi, total = (float(v) for v in (min_value, max_value, value))
+    # Tensor bounds in the working dtype: clip with Python floats rounds them
+    # to float32 on some backends.
+    lo_t, hi_t = (ops.convert_to_tensor(v, dtype=acc) for v in (lo, hi))
 
     def clipped_sum(tau):
-        return ops.sum(ops.clip(rows - tau, lo, hi), axis=-1, keepdims=True)
+        return ops.sum(ops.clip(rows - tau, lo_t, hi_t), axis=-1, keepdims=True)
 
     # f(tau) = clipped_sum(tau) is n*hi at tau = min(w) - hi and n*lo at
     # tau = max(w) - lo, so [left, right] brackets the root.
@@ -164,7 +167,7 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
     )
     exact = (free_sum + clipped - total) / ops.where(count > 0, count, ops.ones_like(count))
     tau = ops.where(count > 0, exact, tau)
-    return ops.cast(restore(ops.clip(rows - tau, lo, hi)), dtype)
+    return ops.cast(restore(ops.clip(rows - tau, lo_t, hi_t)), dtype)
 
 
 def check_capped_simplex_size(n, value, min_value, max_value, owner):
