@@ -7,7 +7,9 @@ taken *before* it; the helpers here close those gaps.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable, Sequence
 
 import keras
 
@@ -125,3 +127,138 @@ class ProjectedEMA(keras.callbacks.Callback):
         keep_ema_feasible(optimizer)
         # The step may already be traced (a previous fit); trace it again.
         self.model.make_train_function(force=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """Which weights of a model get which constraint and/or regularizer.
+
+    Args:
+        layers: A layer name, a layer class (instances of it and its
+            subclasses match) or a predicate ``layer -> bool``. Nested layers
+            are searched too.
+        weights: The variable name or names inside each matched layer:
+            ``"kernel"``, ``"bias"``, ``"embeddings"``, or any ``add_weight``
+            name. Default ``"kernel"``.
+        constraint: A constraint (instance, name or config), or ``None``.
+        regularizer: A regularizer (instance, name or config), or ``None``.
+    """
+
+    layers: str | type | Callable
+    weights: str | Sequence[str] = "kernel"
+    constraint: object = None
+    regularizer: object = None
+
+    def __post_init__(self):
+        from keras_kernel_constraints import constraints, regularizers
+
+        if not isinstance(self.layers, (str, type)) and not callable(self.layers):
+            raise ValueError(
+                "`layers` must be a layer name, a layer class or a predicate; "
+                f"got {self.layers!r}."
+            )
+        names = (self.weights,) if isinstance(self.weights, str) else tuple(self.weights)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(
+                f"`weights` must be a variable name or a sequence of them; got {self.weights!r}."
+            )
+        object.__setattr__(self, "weights", names)
+        object.__setattr__(self, "constraint", constraints.get(self.constraint))
+        object.__setattr__(self, "regularizer", regularizers.get(self.regularizer))
+        if self.constraint is None and self.regularizer is None:
+            raise ValueError("A rule needs a `constraint`, a `regularizer` or both.")
+
+    def matches(self, layer) -> bool:
+        if isinstance(self.layers, str):
+            return layer.name == self.layers
+        if isinstance(self.layers, type):
+            return isinstance(layer, self.layers)
+        return bool(self.layers(layer))
+
+
+def attach(model, rules):
+    """Add constraints and regularizers to the weights of a built model.
+
+    Setting ``layer.kernel_regularizer`` on a built layer does nothing in
+    Keras: the variable already exists and the penalty is never collected
+    (likewise for constraints). ``attach`` sets them where Keras reads them,
+    on the variables (``variable.constraint``, ``variable.regularizer``), and
+    mirrors them on the layer's ``*_constraint`` / ``*_regularizer``
+    attributes when it has them, so ``get_config`` and saving include them.
+    A compiled model's train function is reset, so the next ``fit`` traces a
+    step that applies them.
+
+    Args:
+        model: A built ``keras.Model`` (or layer).
+        rules: A :class:`Rule`, a dict of ``Rule`` arguments, or a list of
+            either. Later rules override earlier ones on the same weight.
+
+    Returns:
+        The list of variables that were changed, in rule order.
+
+    Raises:
+        ValueError: if the model is not built, or a rule matches no weight
+            (a misspelt layer or weight name fails here, not silently).
+
+    Example:
+
+    >>> from keras_kernel_constraints.constraints import NonNeg
+    >>> from keras_kernel_constraints.regularizers import NonNegPenalty
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="head")])
+    >>> changed = attach(model, Rule("head", "kernel", NonNeg(), NonNegPenalty(0.1)))
+    >>> [v.name for v in changed], len(model.losses)
+    (['kernel'], 1)
+    """
+    if isinstance(rules, (Rule, dict)):
+        rules = [rules]
+    rules = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in rules]
+    if not model.built:
+        raise ValueError("attach() needs a built model: call it on data or build() it first.")
+    layers = list(model._flatten_layers(include_self=True))
+    changed = []
+    for index, rule in enumerate(rules):
+        hits = [
+            (layer, variable)
+            for layer in layers
+            if rule.matches(layer)
+            for variable in _own_variables(layer)
+            if variable.name in rule.weights
+        ]
+        if not hits:
+            raise ValueError(
+                f"Rule {index} ({rule.layers!r}, weights {list(rule.weights)}) matched no "
+                f"weight. Layers: {[layer.name for layer in layers]}."
+            )
+        for layer, variable in hits:
+            if rule.constraint is not None:
+                variable.constraint = rule.constraint
+                _mirror(layer, variable.name, "constraint", rule.constraint)
+            if rule.regularizer is not None:
+                variable.regularizer = rule.regularizer
+                _mirror(layer, variable.name, "regularizer", rule.regularizer)
+            changed.append(variable)
+    if getattr(model, "train_function", None) is not None:
+        model.train_function = None  # the next fit traces a step with them
+    return changed
+
+
+def _own_variables(layer):
+    """Variables created by ``layer`` itself, not by its sublayers."""
+    prefix = f"{layer.path}/"
+    return [v for v in layer.weights if v.path == prefix + v.name]
+
+
+def _mirror(layer, weight_name, kind, value):
+    """Set the layer attribute Keras serializes for this weight, if any.
+
+    ``kernel`` -> ``kernel_constraint``; SeparableConv's ``depthwise_kernel``
+    -> ``depthwise_constraint``; DepthwiseConv's ``kernel`` ->
+    ``depthwise_constraint``.
+    """
+    candidates = [f"{weight_name}_{kind}", f"{weight_name.removesuffix('_kernel')}_{kind}"]
+    if weight_name == "kernel" and type(layer).__name__.startswith("Depthwise"):
+        candidates.insert(0, f"depthwise_{kind}")
+    for attribute in candidates:
+        if hasattr(layer, attribute):
+            setattr(layer, attribute, value)
+            return

@@ -4,8 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kernel_constraints.constraints import Box, NonNeg, Simplex, UnitSphere
-from keras_kernel_constraints.training import ProjectedEMA, keep_ema_feasible, project_now
+from keras_kernel_constraints.constraints import Box, L2Ball, NonNeg, Simplex, SumTo, UnitSphere
+from keras_kernel_constraints.training import (
+    ProjectedEMA,
+    Rule,
+    attach,
+    keep_ema_feasible,
+    project_now,
+)
 from tests.feasibility import allowed, max_violation
 
 BOX = Box(0.0, 0.1)
@@ -136,3 +142,113 @@ def test_gradient_accumulation_matches_the_unaccumulated_run(constraint):
     assert max_violation(constraint, kernels[1]) <= allowed(constraint, kernels[1])
     untrained = box_model(keras.optimizers.SGD(), constraint)[1].kernel.numpy()
     assert not np.allclose(kernels[1], constraint(untrained))  # training moved it
+
+
+# -- attach: constraints and regularizers on an already built model ------------
+
+
+class Scale(keras.layers.Layer):
+    def build(self, input_shape):
+        self.gain = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gain")
+
+    def call(self, x):
+        return x * self.gain
+
+
+class Block(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = Scale(name="scale")
+
+    def build(self, input_shape):
+        self.scale.build(input_shape)
+
+    def call(self, x):
+        return self.scale(x)
+
+
+def built_model():
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((8, 8, 2))
+    h = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    h = keras.layers.DepthwiseConv2D(3, name="depthwise")(h)
+    h = keras.layers.Flatten()(h)
+    h = Block(name="block")(h)
+    outputs = keras.layers.Dense(2, name="head")(h)
+    return keras.Model(inputs, outputs)
+
+
+def test_attach_sets_constraints_and_penalties_that_take_effect():
+    model = built_model()
+    x = np.random.default_rng(5).normal(size=(32, 8, 8, 2)).astype("float32")
+    y = np.full((32, 2), 10.0, "float32")
+    model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+    model.fit(x, y, epochs=1, verbose=0)  # trace a step without constraints
+    assert model.losses == []
+
+    changed = attach(model, [
+        Rule("head", ("kernel", "bias"), constraint=NonNeg(), regularizer="non_neg_penalty"),
+        Rule(keras.layers.Conv2D, "kernel", constraint=SumTo(1.0), regularizer=SumTo().penalty(1.0)),
+        {"layers": lambda layer: layer.name == "scale", "weights": "gain", "constraint": BOX},
+        Rule("depthwise", "kernel", constraint=L2Ball(0.5)),
+    ])
+    expected = ["head/kernel", "head/bias", "conv/kernel", "block/scale/gain", "depthwise/kernel"]
+    assert len(changed) == len(expected)
+    assert all(v.path.endswith(path) for v, path in zip(changed, expected, strict=True))
+    head, conv = model.get_layer("head"), model.get_layer("conv")
+    assert head.kernel.constraint == NonNeg() and head.bias.regularizer is not None
+    assert head.kernel_constraint == NonNeg() and conv.kernel_regularizer == SumTo().penalty(1.0)
+    assert model.get_layer("depthwise").depthwise_constraint == L2Ball(0.5)
+    assert len(model.losses) == 3 and sum(float(loss) for loss in model.losses) > 0
+
+    model.fit(x, y, epochs=2, verbose=0)
+    assert head.kernel.numpy().min() >= 0.0 and head.bias.numpy().min() >= 0.0
+    np.testing.assert_allclose(conv.kernel.numpy().sum(axis=(0, 1, 2)), 1.0, atol=1e-5)
+    gain = model.get_layer("block").scale.gain.numpy()
+    assert gain.min() >= 0.0 and gain.max() <= np.float32(0.1)
+    depthwise = model.get_layer("depthwise").kernel.numpy()
+    assert np.linalg.norm(depthwise.reshape(-1, 3), axis=0).max() <= 0.5 * (1 + 1e-6)
+
+
+def test_attached_objects_are_saved_in_the_layer_config(tmp_path):
+    model = built_model()
+    attach(model, Rule(keras.layers.Dense, "kernel", constraint=NonNeg(),
+                       regularizer=NonNeg().penalty(0.1)))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras",
+                                     custom_objects={"Block": Block, "Scale": Scale})
+    assert loaded.get_layer("head").kernel.constraint == NonNeg()
+    assert loaded.get_layer("head").kernel.regularizer == NonNeg().penalty(0.1)
+
+
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        (Rule("haed", "kernel", NonNeg()), r"Rule 0 \('haed', weights \['kernel'\]\) matched no"),
+        (Rule("head", "kernal", NonNeg()), "matched no weight"),
+        (Rule(keras.layers.Embedding, "embeddings", NonNeg()), "matched no weight"),
+    ],
+)
+def test_attach_fails_loudly_when_a_rule_matches_nothing(rules, message):
+    with pytest.raises(ValueError, match=message):
+        attach(built_model(), rules)
+
+
+@pytest.mark.parametrize(
+    "make, parameter",
+    [
+        (lambda: Rule("head", "kernel"), "constraint"),
+        (lambda: Rule(3, "kernel", NonNeg()), "layers"),
+        (lambda: Rule("head", [], NonNeg()), "weights"),
+        (lambda: Rule("head", "kernel", "not_a_constraint"), "constraint name"),
+    ],
+)
+def test_bad_rules_raise_value_error(make, parameter):
+    with pytest.raises(ValueError, match=parameter):
+        make()
+
+
+def test_attach_needs_a_built_model():
+    model = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="needs a built model"):
+        attach(model, Rule(keras.layers.Dense, "kernel", NonNeg()))
