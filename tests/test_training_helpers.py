@@ -188,7 +188,7 @@ def test_attach_sets_constraints_and_penalties_that_take_effect():
 
     changed = attach(model, [
         Rule("head", ("kernel", "bias"), constraint=NonNeg(), regularizer="non_neg_penalty"),
-        Rule(keras.layers.Conv2D, "kernel", constraint=SumTo(1.0), regularizer=SumTo().penalty(1.0)),
+        Rule(keras.layers.Conv2D, "kernel", SumTo(1.0), regularizer=SumTo().penalty(1.0)),
         {"layers": lambda layer: layer.name == "scale", "weights": "gain", "constraint": BOX},
         Rule("depthwise", "kernel", constraint=L2Ball(0.5)),
     ])
