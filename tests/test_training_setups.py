@@ -1,0 +1,194 @@
+"""Constraints hold under distribution, mixed precision and custom loops."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints.constraints import Box, NonNeg, Simplex, SumTo, UnitSphere
+from keras_kernel_constraints.regularizers import NonNegPenalty
+from tests.feasibility import allowed, max_violation
+from tests.helpers import requires_tensorflow, run_python
+
+pytestmark = requires_tensorflow
+
+# Logical devices must be set before TensorFlow starts, hence a fresh process.
+MIRRORED = r"""
+import json, os
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+from keras_kernel_constraints.constraints import NonNeg, Simplex, SumTo, UnitSphere
+
+def build():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((6,)),
+        keras.layers.Dense(5, kernel_constraint=Simplex(), bias_constraint=NonNeg(), name="a"),
+        keras.layers.Dense(4, kernel_constraint=UnitSphere(), name="b"),
+        keras.layers.Dense(3, kernel_constraint=SumTo(1.0), name="c"),
+    ])
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 6)).astype("float32")
+y = rng.normal(size=(64, 3)).astype("float32")
+results = {}
+for name, strategy in (("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+                       ("single", tf.distribute.get_strategy())):
+    with strategy.scope():
+        model = build()
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    results[name] = {
+        v.path.split("/", 1)[1]: [np.asarray(r).tolist()
+                                  for r in getattr(v.value, "values", [v.value])]
+        for v in model.trainable_variables
+    }
+print(json.dumps(results))
+"""
+
+MIRRORED_CONSTRAINTS = {"a/kernel": Simplex(), "a/bias": NonNeg(), "b/kernel": UnitSphere(),
+                        "c/kernel": SumTo(1.0)}
+
+
+def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device():
+    results = json.loads(run_python(MIRRORED))
+    for path, replicas in results["mirrored"].items():
+        replicas = [np.asarray(r, np.float32) for r in replicas]
+        assert len(replicas) == 2
+        np.testing.assert_array_equal(replicas[0], replicas[1])
+        single = np.asarray(results["single"][path][0], np.float32)
+        np.testing.assert_allclose(replicas[0], single, atol=1e-5)
+        if path in MIRRORED_CONSTRAINTS:
+            constraint = MIRRORED_CONSTRAINTS[path]
+            assert max_violation(constraint, replicas[0]) <= allowed(constraint, replicas[0])
+
+
+# -- mixed precision and half-precision variables --------------------------------
+
+
+@pytest.fixture
+def policy():
+    def use(name):
+        keras.mixed_precision.set_global_policy(name)
+    yield use
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def half_model(constraints_and_penalties):
+    keras.utils.set_random_seed(6)
+    layers = [keras.layers.Dense(4, kernel_constraint=c, kernel_regularizer=r)
+              for c, r in constraints_and_penalties]
+    return keras.Sequential([keras.Input((6,)), *layers, keras.layers.Activation("linear",
+                                                                                  dtype="float32")])
+
+
+CASES = [(NonNeg(), NonNegPenalty(0.01)), (Simplex(), Simplex().penalty(0.01)),
+         (UnitSphere(), UnitSphere().penalty(0.01)), (Box(-0.1, 0.1), None)]
+
+
+@pytest.mark.parametrize("name", ["mixed_float16", "mixed_bfloat16", "float16", "bfloat16"])
+def test_half_precision_policies_keep_weights_feasible(policy, name):
+    policy(name)
+    model = half_model(CASES)
+    model.compile(keras.optimizers.SGD(0.05), "mse", jit_compile=True)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    model.fit(x, rng.normal(size=(64, 4)).astype("float32"), batch_size=16, epochs=2, verbose=0)
+    variable_dtype = "float32" if name.startswith("mixed") else name
+    for layer, (constraint, _) in zip(model.layers, CASES, strict=False):
+        assert keras.backend.standardize_dtype(layer.kernel.dtype) == variable_dtype
+        w = np.asarray(layer.kernel.numpy(), np.float64)
+        assert max_violation(constraint, w) <= allowed(constraint, w, variable_dtype)
+    for loss in model.losses:
+        assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+        assert np.isfinite(float(loss))
+
+
+def test_loss_scaling_skips_a_non_finite_step_and_stays_feasible(policy):
+    policy("mixed_float16")
+    model = half_model(CASES[:3])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32, 4)).astype("float32")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    before = [layer.kernel.numpy().copy() for layer in model.layers[:3]]
+    bad = x.copy()
+    bad[0, 0] = np.inf  # non-finite gradients: LossScaleOptimizer skips the update
+    model.train_on_batch(bad, y)
+    for layer, kernel in zip(model.layers[:3], before, strict=True):
+        np.testing.assert_array_equal(layer.kernel.numpy(), kernel)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    for layer, (constraint, _) in zip(model.layers[:3], CASES, strict=False):
+        w = layer.kernel.numpy()
+        assert max_violation(constraint, w) <= allowed(constraint, w)
+
+
+# -- custom training loops ---------------------------------------------------------
+
+
+def test_gradient_tape_loop_projects_add_weight_and_tf_variables():
+    import tensorflow as tf
+
+    class Mix(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 3), constraint=Simplex(axis=0))
+
+        def call(self, x):
+            return x @ self.w
+
+    layer = Mix()
+    layer.build((None, 5))
+    raw = tf.Variable(np.linspace(-1, 1, 4, dtype="float32"), constraint=NonNeg())
+    optimizer = keras.optimizers.Adam(0.1)
+    rng = np.random.default_rng(8)
+    x = tf.constant(rng.normal(size=(32, 5)).astype("float32"))
+    target = tf.constant(rng.normal(scale=4.0, size=(32, 3)).astype("float32"))
+
+    @tf.function(jit_compile=True)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((layer(x) - target) ** 2) + tf.reduce_sum((raw + 1.0) ** 2)
+        variables = [layer.w, raw]
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    for _ in range(20):
+        step()
+    w = layer.w.numpy()
+    assert max_violation(Simplex(axis=0), w) <= allowed(Simplex(axis=0), w)
+    assert raw.numpy().min() == 0.0  # pulled towards -1, held at the bound
+
+
+@pytest.mark.parametrize(
+    "constraint, start, target",
+    [
+        (NonNeg(), 0.0, 1.0),  # at the lower bound, the loss pulls upwards
+        (Box(0.0, 0.5), 0.5, 0.2),  # at the upper bound, pulled back inside
+    ],
+    ids=["NonNeg", "Box"],
+)
+def test_a_weight_on_the_bound_moves_back_inside_when_the_gradient_says_so(
+    constraint, start, target
+):
+    variable = keras.Variable(np.full((3,), start, "float32"))
+    variable.constraint = constraint
+    optimizer = keras.optimizers.SGD(0.1)
+    for _ in range(3):
+        grad = 2 * (variable.numpy() - target)  # d/dw (w - target)^2
+        optimizer.apply([keras.ops.convert_to_tensor(grad)], [variable])
+    value = variable.numpy()
+    assert np.all(value > 0.0) and np.all(value < 0.5)  # strictly inside: not stuck
+
+
+def test_a_simplex_entry_at_zero_comes_back():
+    variable = keras.Variable(np.array([1.0, 0.0, 0.0], "float32"))
+    variable.constraint = Simplex()
+    optimizer = keras.optimizers.SGD(0.1)
+    target = np.array([0.2, 0.5, 0.3], "float32")
+    for _ in range(50):
+        optimizer.apply([keras.ops.convert_to_tensor(2 * (variable.numpy() - target))], [variable])
+    np.testing.assert_allclose(variable.numpy(), target, atol=1e-4)
