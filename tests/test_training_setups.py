@@ -154,7 +154,7 @@ def test_gradient_tape_loop_projects_add_weight_and_tf_variables():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean((layer(x) - target) ** 2) + tf.reduce_sum((raw + 1.0) ** 2)
         variables = [layer.w, raw]
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
 
     for _ in range(20):
         step()
