@@ -262,3 +262,44 @@ def _mirror(layer, weight_name, kind, value):
         if hasattr(layer, attribute):
             setattr(layer, attribute, value)
             return
+
+
+class ConstraintViolation(keras.callbacks.Callback):
+    """Logs how far each constrained weight is from its set, every epoch.
+
+    For every trainable variable with a constraint it adds
+    ``violation/<variable path>`` = ``||w - P(w)||`` (Euclidean, whole
+    variable) to the epoch logs, plus ``violation/max``; the values appear in
+    ``fit``'s ``History`` and in TensorBoard when this callback comes before
+    ``keras.callbacks.TensorBoard`` in the list.
+
+    With constraints applied by the optimizer the values are 0 after every
+    epoch. A positive value means some write bypassed the projection: a
+    weight whose gradient was ``None`` (Keras then skips its constraint), an
+    ``assign``, a weight EMA without :class:`ProjectedEMA`.
+
+    Example:
+
+    >>> from keras_kernel_constraints.constraints import NonNeg
+    >>> model = keras.Sequential([keras.Input((3,)),
+    ...                           keras.layers.Dense(2, kernel_constraint=NonNeg())])
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0,
+    ...                     callbacks=[ConstraintViolation()])
+    >>> history.history["violation/max"]
+    [0.0]
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        worst = 0.0
+        for variable in self.model.trainable_variables:
+            if variable.constraint is None:
+                continue
+            value = keras.ops.convert_to_numpy(variable).astype("float64")
+            projected = keras.ops.convert_to_numpy(variable.constraint(variable))
+            distance = float(((value - projected) ** 2).sum() ** 0.5)
+            logs[f"violation/{variable.path}"] = distance
+            worst = max(worst, distance)
+        logs["violation/max"] = worst

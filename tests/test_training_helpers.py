@@ -6,6 +6,7 @@ import pytest
 
 from keras_kernel_constraints.constraints import Box, L2Ball, NonNeg, Simplex, SumTo, UnitSphere
 from keras_kernel_constraints.training import (
+    ConstraintViolation,
     ProjectedEMA,
     Rule,
     attach,
@@ -252,3 +253,35 @@ def test_attach_needs_a_built_model():
     model = keras.Sequential([keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="needs a built model"):
         attach(model, Rule(keras.layers.Dense, "kernel", NonNeg()))
+
+
+# -- ConstraintViolation: monitoring in the fit history ---------------------------
+
+
+class WithUnusedWeight(keras.layers.Layer):
+    """A weight that gets no gradient: Keras then skips its constraint."""
+
+    def build(self, input_shape):
+        self.unused = self.add_weight(shape=(3,), initializer=keras.initializers.Constant(-1.0),
+                                      constraint=NonNeg(), name="unused")
+
+    def call(self, x):
+        return x
+
+
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")
+def test_constraint_violation_is_zero_when_projections_apply_and_reports_gaps():
+    model, layer = box_model(keras.optimizers.Adam(0.1))
+    history = model.fit(*data(), batch_size=16, epochs=2, verbose=0,
+                        callbacks=[ConstraintViolation()])
+    assert history.history["violation/max"] == [0.0, 0.0]
+    assert history.history[f"violation/{layer.kernel.path}"] == [0.0, 0.0]
+
+    keras.utils.set_random_seed(4)
+    gap = WithUnusedWeight()
+    model = keras.Sequential([keras.Input((4,)), gap, keras.layers.Dense(3)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    history = model.fit(*data(), batch_size=16, epochs=1, verbose=0,
+                        callbacks=[ConstraintViolation()])
+    np.testing.assert_allclose(history.history[f"violation/{gap.unused.path}"], [3**0.5])
+    np.testing.assert_allclose(history.history["violation/max"], [3**0.5])
