@@ -61,3 +61,35 @@ REGULARIZERS = [
     DistancePenalty(NonNeg(), strength=1.0, power=1),
     DistancePenalty(keras.constraints.MaxNorm(1.0), strength=1.0),
 ]
+
+
+def catalog_model(seed=0):
+    """A Dense chain with one layer per catalogued constraint (and a regularizer).
+
+    Layer ``layer_i`` carries ``CONSTRAINTS[i]`` on its 6 x 6 kernel, so every
+    training-setup test that uses this model covers every constraint,
+    including ones added later.
+    """
+    keras.utils.set_random_seed(seed)
+    layers = [
+        keras.layers.Dense(6, name=f"layer_{i}", kernel_constraint=constraint,
+                           kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)])
+        for i, constraint in enumerate(CONSTRAINTS)
+    ]
+    return keras.Sequential([keras.Input((6,)), *layers])
+
+
+def catalog_violations(kernels, dtype="float32"):
+    """``{layer name: (violation, allowance)}`` for the kernels of a catalog model."""
+    from tests.feasibility import allowed, max_violation
+
+    out = {}
+    for i, constraint in enumerate(CONSTRAINTS):
+        w = kernels[f"layer_{i}"]
+        out[f"layer_{i}"] = (max_violation(constraint, w), allowed(constraint, w, dtype))
+    return out
+
+
+def assert_catalog_feasible(kernels, dtype="float32"):
+    bad = {name: v for name, v in catalog_violations(kernels, dtype).items() if v[0] > v[1]}
+    assert not bad, f"infeasible (violation, allowance): {bad}"

@@ -61,7 +61,9 @@ def max_violation(constraint, w):
 
 
 def allowed(constraint, w, dtype="float32", scale=None):
-    """Rounding allowance: n * eps * scale for sums, 2 * eps * scale otherwise.
+    """Rounding allowance: n * eps * scale for sums, 2 * eps * bound for norms
+    (the projection's slack of eps plus the error of its own norm), 2 * eps *
+    scale otherwise.
 
     ``scale`` defaults to the largest magnitude in ``w``; pass the input's
     when it was larger (``p = w - tau`` loses digits to cancellation when
@@ -73,6 +75,10 @@ def allowed(constraint, w, dtype="float32", scale=None):
         axes = group_axes(constraint.axis, w.ndim)
         n = int(np.prod([w.shape[a] for a in axes])) if axes else 1
         return n * EPS[dtype] * scale
+    if isinstance(constraint, (L2Ball, UnitSphere)):
+        return 2 * EPS[dtype] * max(1.0, constraint.radius)
+    if isinstance(constraint, NormBand):
+        return 2 * EPS[dtype] * max(1.0, constraint.max_norm)
     return 2 * EPS[dtype] * scale
 
 

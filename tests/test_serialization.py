@@ -13,7 +13,7 @@ from keras_kernel_constraints.regularizers import (
     NonNegPenalty,
     SumToPenalty,
 )
-from tests.catalog import CONSTRAINTS, REGULARIZERS
+from tests.catalog import CONSTRAINTS, REGULARIZERS, catalog_model
 from tests.feasibility import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
 
@@ -159,16 +159,6 @@ model.fit(x, 3 * rng.normal(size=(64, 6)).astype("float32"), epochs=2, verbose=0
 np.savez(out, **{layer.name: layer.kernel.numpy() for layer in model.layers})
 print(json.dumps(report))
 """
-
-
-def catalog_model():
-    keras.utils.set_random_seed(0)
-    layers = [
-        keras.layers.Dense(6, name=f"layer_{i}", kernel_constraint=constraint,
-                           kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)])
-        for i, constraint in enumerate(CONSTRAINTS)
-    ]
-    return keras.Sequential([keras.Input((6,)), *layers])
 
 
 def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_path):

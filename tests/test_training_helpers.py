@@ -13,6 +13,7 @@ from keras_kernel_constraints.training import (
     keep_ema_feasible,
     project_now,
 )
+from tests.catalog import assert_catalog_feasible, catalog_model
 from tests.feasibility import allowed, max_violation
 
 BOX = Box(0.0, 0.1)
@@ -122,6 +123,37 @@ def test_plain_average_of_projected_points_stays_in_a_convex_set(momentum):
     for _ in range(100):
         average = momentum * average + (1 - momentum) * np.clip(rng.normal(size=50), 0.0, 0.1)
     assert average.min() >= 0.0 and average.max() <= 0.1 + 1e-15
+
+
+def catalog_data():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    return x, rng.normal(scale=3.0, size=(64, 6)).astype("float32")
+
+
+def catalog_kernels(model):
+    return {layer.name: layer.kernel.numpy() for layer in model.layers}
+
+
+def test_projected_ema_keeps_every_constraint_feasible():
+    model = catalog_model()
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True), "mse", jit_compile=True)
+    model.fit(*catalog_data(), batch_size=16, epochs=2, verbose=0, callbacks=[ProjectedEMA()])
+    assert_catalog_feasible(catalog_kernels(model))
+
+
+def test_gradient_accumulation_keeps_every_constraint_feasible_and_matches():
+    x, y = catalog_data()
+    runs = []
+    for batch_size, steps in ((32, None), (8, 4)):
+        model = catalog_model()
+        project_now(model)
+        model.compile(keras.optimizers.SGD(0.02, gradient_accumulation_steps=steps), "mse")
+        model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+        runs.append(catalog_kernels(model))
+    assert_catalog_feasible(runs[1])
+    for name in runs[0]:
+        np.testing.assert_allclose(runs[1][name], runs[0][name], atol=1e-5)
 
 
 @pytest.mark.parametrize("constraint", [BOX, Simplex(axis=0), UnitSphere(axis=0)], ids=repr)

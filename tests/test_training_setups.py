@@ -6,64 +6,56 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kernel_constraints.constraints import Box, NonNeg, Simplex, SumTo, UnitSphere
-from keras_kernel_constraints.regularizers import NonNegPenalty
+from keras_kernel_constraints.constraints import Box, NonNeg, Simplex
+from tests.catalog import assert_catalog_feasible, catalog_model
 from tests.feasibility import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
 
 pytestmark = requires_tensorflow
 
 # Logical devices must be set before TensorFlow starts, hence a fresh process.
+# The model (every catalogued constraint) travels as JSON.
 MIRRORED = r"""
-import json, os
+import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from keras_kernel_constraints.constraints import NonNeg, Simplex, SumTo, UnitSphere
+import keras_kernel_constraints
 
-def build():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(5, kernel_constraint=Simplex(), bias_constraint=NonNeg(), name="a"),
-        keras.layers.Dense(4, kernel_constraint=UnitSphere(), name="b"),
-        keras.layers.Dense(3, kernel_constraint=SumTo(1.0), name="c"),
-    ])
-
+architecture = open(sys.argv[1]).read()
 rng = np.random.default_rng(0)
 x = rng.normal(size=(64, 6)).astype("float32")
-y = rng.normal(size=(64, 3)).astype("float32")
+y = rng.normal(size=(64, 6)).astype("float32")
 results = {}
 for name, strategy in (("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
                        ("single", tf.distribute.get_strategy())):
     with strategy.scope():
-        model = build()
-        model.compile(keras.optimizers.SGD(0.1), "mse")
-    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+        keras.utils.set_random_seed(0)
+        model = keras.models.model_from_json(architecture)
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     results[name] = {
-        v.path.split("/", 1)[1]: [np.asarray(r).tolist()
-                                  for r in getattr(v.value, "values", [v.value])]
-        for v in model.trainable_variables
+        layer.name: [np.asarray(r).tolist()
+                     for r in getattr(layer.kernel.value, "values", [layer.kernel.value])]
+        for layer in model.layers
     }
 print(json.dumps(results))
 """
 
-MIRRORED_CONSTRAINTS = {"a/kernel": Simplex(), "a/bias": NonNeg(), "b/kernel": UnitSphere(),
-                        "c/kernel": SumTo(1.0)}
 
-
-def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device():
-    results = json.loads(run_python(MIRRORED))
-    for path, replicas in results["mirrored"].items():
+def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device(tmp_path):
+    (tmp_path / "model.json").write_text(catalog_model().to_json())
+    results = json.loads(run_python(MIRRORED, str(tmp_path / "model.json")))
+    kernels = {}
+    for name, replicas in results["mirrored"].items():
         replicas = [np.asarray(r, np.float32) for r in replicas]
         assert len(replicas) == 2
         np.testing.assert_array_equal(replicas[0], replicas[1])
-        single = np.asarray(results["single"][path][0], np.float32)
+        single = np.asarray(results["single"][name][0], np.float32)
         np.testing.assert_allclose(replicas[0], single, atol=1e-5)
-        if path in MIRRORED_CONSTRAINTS:
-            constraint = MIRRORED_CONSTRAINTS[path]
-            assert max_violation(constraint, replicas[0]) <= allowed(constraint, replicas[0])
+        kernels[name] = replicas[0]
+    assert_catalog_feasible(kernels)
 
 
 # -- mixed precision and half-precision variables --------------------------------
@@ -77,31 +69,20 @@ def policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
-def half_model(constraints_and_penalties):
-    keras.utils.set_random_seed(6)
-    layers = [keras.layers.Dense(4, kernel_constraint=c, kernel_regularizer=r)
-              for c, r in constraints_and_penalties]
-    return keras.Sequential([keras.Input((6,)), *layers, keras.layers.Activation("linear",
-                                                                                  dtype="float32")])
-
-
-CASES = [(NonNeg(), NonNegPenalty(0.01)), (Simplex(), Simplex().penalty(0.01)),
-         (UnitSphere(), UnitSphere().penalty(0.01)), (Box(-0.1, 0.1), None)]
-
-
 @pytest.mark.parametrize("name", ["mixed_float16", "mixed_bfloat16", "float16", "bfloat16"])
-def test_half_precision_policies_keep_weights_feasible(policy, name):
+def test_half_precision_policies_keep_every_constraint_feasible(policy, name):
     policy(name)
-    model = half_model(CASES)
+    model = catalog_model()
     model.compile(keras.optimizers.SGD(0.05), "mse", jit_compile=True)
     rng = np.random.default_rng(6)
     x = rng.normal(size=(64, 6)).astype("float32")
-    model.fit(x, rng.normal(size=(64, 4)).astype("float32"), batch_size=16, epochs=2, verbose=0)
+    model.fit(x, rng.normal(size=(64, 6)).astype("float32"), batch_size=16, epochs=2, verbose=0)
     variable_dtype = "float32" if name.startswith("mixed") else name
-    for layer, (constraint, _) in zip(model.layers, CASES, strict=False):
+    for layer in model.layers:
         assert keras.backend.standardize_dtype(layer.kernel.dtype) == variable_dtype
-        w = np.asarray(layer.kernel.numpy(), np.float64)
-        assert max_violation(constraint, w) <= allowed(constraint, w, variable_dtype)
+    assert_catalog_feasible(
+        {layer.name: np.asarray(layer.kernel.numpy(), np.float64) for layer in model.layers},
+        variable_dtype)
     for loss in model.losses:
         assert keras.backend.standardize_dtype(loss.dtype) == "float32"
         assert np.isfinite(float(loss))
@@ -109,23 +90,21 @@ def test_half_precision_policies_keep_weights_feasible(policy, name):
 
 def test_loss_scaling_skips_a_non_finite_step_and_stays_feasible(policy):
     policy("mixed_float16")
-    model = half_model(CASES[:3])
+    model = catalog_model()
     model.compile(keras.optimizers.SGD(0.05), "mse")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     rng = np.random.default_rng(7)
     x = rng.normal(size=(32, 6)).astype("float32")
-    y = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.normal(size=(32, 6)).astype("float32")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    before = [layer.kernel.numpy().copy() for layer in model.layers[:3]]
+    before = [layer.kernel.numpy().copy() for layer in model.layers]
     bad = x.copy()
     bad[0, 0] = np.inf  # non-finite gradients: LossScaleOptimizer skips the update
     model.train_on_batch(bad, y)
-    for layer, kernel in zip(model.layers[:3], before, strict=True):
+    for layer, kernel in zip(model.layers, before, strict=True):
         np.testing.assert_array_equal(layer.kernel.numpy(), kernel)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    for layer, (constraint, _) in zip(model.layers[:3], CASES, strict=False):
-        w = layer.kernel.numpy()
-        assert max_violation(constraint, w) <= allowed(constraint, w)
+    assert_catalog_feasible({layer.name: layer.kernel.numpy() for layer in model.layers})
 
 
 # -- custom training loops ---------------------------------------------------------
@@ -200,21 +179,17 @@ WORKER = r"""
 import json, sys
 import tensorflow as tf
 import keras, numpy as np
-from keras_kernel_constraints.constraints import NonNeg, Simplex, UnitSphere
+import keras_kernel_constraints
 
-mode = sys.argv[1]
+mode, architecture = sys.argv[1], open(sys.argv[2]).read()
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 rng = np.random.default_rng(0)
 x = rng.normal(size=(64, 6)).astype("float32")
-y = rng.normal(scale=3.0, size=(64, 3)).astype("float32")
+y = rng.normal(scale=3.0, size=(64, 6)).astype("float32")
 with strategy.scope():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(4, kernel_constraint=NonNeg(), bias_constraint=Simplex(), name="a"),
-        keras.layers.Dense(3, kernel_constraint=UnitSphere(), name="b"),
-    ])
-    optimizer = keras.optimizers.SGD(0.1)
+    model = keras.models.model_from_json(architecture)
+    optimizer = keras.optimizers.SGD(0.05)
 if mode == "loop":
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
@@ -234,14 +209,11 @@ if mode == "loop":
 else:
     model.compile(optimizer, "mse")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
-print(json.dumps({v.path.split("/", 1)[1]: np.asarray(v.numpy()).tolist()
-                  for v in model.trainable_variables}))
+print(json.dumps({layer.name: layer.kernel.numpy().tolist() for layer in model.layers}))
 """
 
-WORKER_CONSTRAINTS = {"a/kernel": NonNeg(), "a/bias": Simplex(), "b/kernel": UnitSphere()}
 
-
-def run_two_workers(mode, timeout=240):
+def run_two_workers(mode, architecture, timeout=240):
     """Start two workers on free local ports; return their stdout (JSON) or raise."""
     import os
     import socket
@@ -260,7 +232,7 @@ def run_two_workers(mode, timeout=240):
             config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
             env = dict(os.environ, TF_CONFIG=json.dumps(config), TF_CPP_MIN_LOG_LEVEL="3")
             workers.append(subprocess.Popen(
-                [sys.executable, "-c", WORKER, mode], env=env, text=True,
+                [sys.executable, "-c", WORKER, mode, str(architecture)], env=env, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         outputs = [worker.communicate(timeout=timeout) for worker in workers]
     finally:
@@ -274,15 +246,19 @@ def run_two_workers(mode, timeout=240):
     return [json.loads(out) for out, _ in outputs]
 
 
-def test_multi_worker_custom_loop_keeps_workers_identical_and_feasible():
-    first, second = run_two_workers("loop")
-    assert first.keys() == second.keys() == {"a/kernel", "a/bias", "b/kernel", "b/bias"}
-    for path in first:
-        np.testing.assert_array_equal(np.asarray(first[path]), np.asarray(second[path]))
-    for path, constraint in WORKER_CONSTRAINTS.items():
-        w = np.asarray(first[path], np.float32)
-        assert max_violation(constraint, w) <= allowed(constraint, w)
-    assert np.asarray(first["a/kernel"]).min() == 0.0  # the projection acted
+@pytest.fixture
+def architecture(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(catalog_model().to_json())
+    return path
+
+
+def test_multi_worker_custom_loop_keeps_workers_identical_and_feasible(architecture):
+    first, second = run_two_workers("loop", architecture)
+    assert first.keys() == second.keys()
+    for name in first:
+        np.testing.assert_array_equal(np.asarray(first[name]), np.asarray(second[name]))
+    assert_catalog_feasible({name: np.asarray(w, np.float32) for name, w in first.items()})
 
 
 @pytest.mark.xfail(
@@ -291,5 +267,5 @@ def test_multi_worker_custom_loop_keeps_workers_identical_and_feasible():
     "_maybe_symbolic_build (it converts a PerReplica batch); use a custom loop with "
     "strategy.run. A pass here means Keras fixed it.",
 )
-def test_multi_worker_fit_is_broken_in_keras():
-    run_two_workers("fit")
+def test_multi_worker_fit_is_broken_in_keras(architecture):
+    run_two_workers("fit", architecture)
