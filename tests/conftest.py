@@ -11,3 +11,12 @@ import pytest  # noqa: E402
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# Hypothesis profiles: "ci" (default) keeps .ci/run fast; "slow" runs 1,000
+# examples per property test: HYPOTHESIS_PROFILE=slow pytest tests/test_properties.py
+import hypothesis  # noqa: E402
+
+hypothesis.settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True)
+hypothesis.settings.register_profile("slow", max_examples=1000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
