@@ -13,10 +13,7 @@ import math
 from keras import ops
 
 from keras_kernel_constraints import _groups
-
-# Scalars go through convert_to_tensor(value, dtype=...), never ops.cast: a
-# Python float cast by TensorFlow passes through float32 first, which would
-# round a float64 bound such as 0.1.
+from keras_kernel_constraints.projections._common import as_float_tensor, grouped
 
 
 def project_non_negative(w):
@@ -38,7 +35,7 @@ def project_non_negative(w):
     >>> np.asarray(project_non_negative(np.array([-1.5, 0.0, 2.0])))
     array([0., 0., 2.])
     """
-    w, _ = _as_float_tensor(w, "project_non_negative")
+    w, _ = as_float_tensor(w, "project_non_negative")
     # relu keeps the dtype on every backend; maximum(w, 0) promotes float64
     # to float32 outside TensorFlow (Keras's 64-to-32-bit promotion rule).
     return ops.relu(w)
@@ -68,7 +65,7 @@ def project_box(w, min_value, max_value):
     >>> np.asarray(project_box(np.array([-2.0, 0.5, 3.0]), 0.0, 1.0))
     array([0. , 0.5, 1. ])
     """
-    w, dtype = _as_float_tensor(w, "project_box")
+    w, dtype = as_float_tensor(w, "project_box")
     # Bounds as tensors of w's dtype: clip with Python floats rounds them to
     # float32 on some backends, and minimum/maximum promote float64 to float32.
     lo = ops.convert_to_tensor(min_value, dtype=dtype)
@@ -109,10 +106,7 @@ def project_sum_to(w, value=1.0, axis=None):
     >>> np.asarray(project_sum_to(np.array([0.6, -0.59, 0.0]), 1.0))
     array([ 0.93, -0.26,  0.33])
     """
-    w, dtype = _as_float_tensor(w, "project_sum_to")
-    shape = _groups.static_shape(w)
-    axes = _groups.group_axes(axis, shape, "project_sum_to")
-    n = _groups.group_size(shape, axes, "project_sum_to")
+    w, dtype, shape, axes, n = grouped(w, axis, "project_sum_to")
     if _groups.is_empty(shape):
         return w
     if n == 1:
@@ -125,8 +119,3 @@ def project_sum_to(w, value=1.0, axis=None):
     shift = (target * (1.0 / scale) - scaled_sum) * (scale / n)
     return ops.cast(x + shift, dtype)
 
-
-def _as_float_tensor(w, owner):
-    """``w`` as a tensor and its dtype name; reject non-float weights."""
-    w = ops.convert_to_tensor(w)
-    return w, _groups.float_dtype(w, owner)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from keras import ops
 
 from keras_kernel_constraints import _groups
-from keras_kernel_constraints.projections._affine import _as_float_tensor, project_box
+from keras_kernel_constraints.projections._affine import project_box
+from keras_kernel_constraints.projections._common import grouped
 
 
 def project_l2_ball(w, radius=1.0, axis=None):
@@ -102,9 +103,7 @@ def project_norm_band(w, min_norm, max_norm, axis=None):
 
 def _radial(w, min_norm, max_norm, axis, owner):
     """Rescale every group so that its norm is clipped to [min_norm, max_norm]."""
-    w, dtype = _as_float_tensor(w, owner)
-    shape = _groups.static_shape(w)
-    axes = _groups.group_axes(axis, shape, owner)
+    w, dtype, shape, axes, _ = grouped(w, axis, owner)
     if _groups.is_empty(shape):
         return w
     acc = _groups.compute_dtype(dtype)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from keras import ops
 
 from keras_kernel_constraints import _groups
-from keras_kernel_constraints.projections._affine import _as_float_tensor
+from keras_kernel_constraints.projections._common import grouped
 
 
 def project_simplex(w, value=1.0, axis=None):
@@ -44,9 +44,7 @@ def project_simplex(w, value=1.0, axis=None):
     >>> np.asarray(project_simplex(np.array([0.5, 1.5, -1.0]), 1.0))
     array([0., 1., 0.])
     """
-    w, dtype = _as_float_tensor(w, "project_simplex")
-    shape = _groups.static_shape(w)
-    axes = _groups.group_axes(axis, shape, "project_simplex")
+    w, dtype, shape, axes, _ = grouped(w, axis, "project_simplex")
     if _groups.is_empty(shape):
         return w
     rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
@@ -78,9 +76,7 @@ def project_l1_ball(w, radius=1.0, axis=None):
     >>> np.asarray(project_l1_ball(np.array([2.0, -1.0, 0.0]), 1.0))
     array([ 1., -0.,  0.])
     """
-    w, dtype = _as_float_tensor(w, "project_l1_ball")
-    shape = _groups.static_shape(w)
-    axes = _groups.group_axes(axis, shape, "project_l1_ball")
+    w, dtype, shape, axes, _ = grouped(w, axis, "project_l1_ball")
     if _groups.is_empty(shape):
         return w
     rows, restore = _groups.to_rows(ops.cast(w, _groups.compute_dtype(dtype)), axes, shape)
@@ -124,10 +120,7 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
     >>> np.asarray(project_capped_simplex(np.array([3.0, 1.0, 0.0]), 1.0, 0.0, 0.6))
     array([0.6, 0.4, 0. ])
     """
-    w, dtype = _as_float_tensor(w, "project_capped_simplex")
-    shape = _groups.static_shape(w)
-    axes = _groups.group_axes(axis, shape, "project_capped_simplex")
-    n = _groups.group_size(shape, axes, "project_capped_simplex")
+    w, dtype, shape, axes, n = grouped(w, axis, "project_capped_simplex")
     check_capped_simplex_size(n, value, min_value, max_value, "project_capped_simplex")
     if _groups.is_empty(shape):
         return w
