@@ -164,8 +164,13 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
 
 
 def check_capped_simplex_size(n, value, min_value, max_value, owner):
-    """Raise ``ValueError`` if no group of ``n`` entries can be feasible."""
-    if n and (n * min_value > value or n * max_value < value):
+    """Raise ``ValueError`` if no group of ``n`` entries can be feasible.
+
+    A relative slack of 1e-12 accepts targets that miss ``n * bound`` only by
+    the rounding of computing them (``value = n * max_value`` in floats).
+    """
+    slack = 1e-12 * max(1.0, abs(value), n * abs(min_value), n * abs(max_value))
+    if n and (n * min_value > value + slack or n * max_value < value - slack):
         raise ValueError(
             f"{owner}: no group of n={n} entries in [{min_value}, {max_value}] sums to "
             f"`value`={value}; need n * min_value <= value <= n * max_value."

@@ -209,6 +209,14 @@ def test_capped_simplex_is_non_expansive(rng):
         assert np.all(np.linalg.norm(px - py, axis=0) <= np.linalg.norm(x - y, axis=0) + 1e-12)
 
 
+def test_capped_simplex_accepts_a_target_on_the_edge_up_to_rounding():
+    hi = -0.11359424137546492
+    value = -1.113594241375465 * 5 + 5 * (hi + 1.113594241375465)  # 5 * hi, rounded
+    assert value != 5 * hi
+    out = as_f64(project_capped_simplex(np.zeros(5), value, -1.113594241375465, hi))
+    np.testing.assert_allclose(out, hi, rtol=1e-15)
+
+
 def test_capped_simplex_rejects_an_empty_set():
     message = r"no group of n=4 entries in \[0.0, 0.2\] sums to `value`=1"
     with pytest.raises(ValueError, match=message):
