@@ -15,6 +15,7 @@ from keras_kernel_constraints.training import (
 )
 from tests.catalog import assert_catalog_feasible, catalog_model
 from tests.feasibility import allowed, max_violation
+from tests.helpers import requires_tensorflow
 
 BOX = Box(0.0, 0.1)
 
@@ -317,3 +318,32 @@ def test_constraint_violation_is_zero_when_projections_apply_and_reports_gaps():
                         callbacks=[ConstraintViolation()])
     np.testing.assert_allclose(history.history[f"violation/{gap.unused.path}"], [3**0.5])
     np.testing.assert_allclose(history.history["violation/max"], [3**0.5])
+
+
+@requires_tensorflow
+def test_constraint_violation_reaches_tensorboard(tmp_path):
+    import tensorflow as tf
+
+    model, _ = box_model(keras.optimizers.Adam(0.1))
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path))
+    model.fit(*data(), batch_size=16, epochs=2, verbose=0,
+              callbacks=[ConstraintViolation(), board])
+    tags = set()
+    for event_file in (tmp_path / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags.update(value.tag for value in event.summary.value)
+    assert "epoch_violation/max" in tags
+
+
+def test_attach_reaches_embeddings():
+    keras.utils.set_random_seed(3)
+    embed = keras.layers.Embedding(20, 4, name="embed")
+    model = keras.Sequential([keras.Input((3,), dtype="int32"), embed, keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
+    attach(model, Rule(keras.layers.Embedding, "embeddings", constraint=UnitSphere(axis=-1)))
+    assert embed.embeddings_constraint == UnitSphere(axis=-1)
+    rng = np.random.default_rng(3)
+    model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+    model.fit(rng.integers(0, 20, size=(64, 3)).astype("int32"),
+              rng.normal(size=(64, 1)).astype("float32"), epochs=1, verbose=0)
+    np.testing.assert_allclose(np.linalg.norm(embed.embeddings.numpy(), axis=1), 1.0, rtol=1e-6)
