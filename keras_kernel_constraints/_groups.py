@@ -44,6 +44,12 @@ def float_dtype(w, owner: str) -> str:
     return dtype
 
 
+def float_tensor(w, owner: str):
+    """``w`` as a tensor and its dtype name; ``ValueError`` if not float."""
+    w = ops.convert_to_tensor(w)
+    return w, float_dtype(w, owner)
+
+
 def compute_dtype(dtype: str) -> str:
     """Accumulation dtype: float32 for half precision, else ``dtype`` itself."""
     return "float32" if dtype in LOW_PRECISION else dtype

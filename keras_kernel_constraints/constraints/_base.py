@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
 from keras_kernel_constraints import _groups, _validation
 from keras_kernel_constraints._config import ConfigValueMixin
@@ -27,8 +26,7 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
     """
 
     def __call__(self, w):
-        w = ops.convert_to_tensor(w)
-        _groups.float_dtype(w, self._owner)
+        w, _ = _groups.float_tensor(w, self._owner)
         self.group_axes(_groups.static_shape(w))
         return self.project(w)
 

@@ -13,7 +13,7 @@ import math
 from keras import ops
 
 from keras_kernel_constraints import _groups
-from keras_kernel_constraints.projections._common import as_float_tensor, grouped
+from keras_kernel_constraints.projections._common import grouped
 
 
 def project_non_negative(w):
@@ -35,7 +35,7 @@ def project_non_negative(w):
     >>> np.asarray(project_non_negative(np.array([-1.5, 0.0, 2.0])))
     array([0., 0., 2.])
     """
-    w, _ = as_float_tensor(w, "project_non_negative")
+    w, _ = _groups.float_tensor(w, "project_non_negative")
     # relu keeps the dtype on every backend; maximum(w, 0) promotes float64
     # to float32 outside TensorFlow (Keras's 64-to-32-bit promotion rule).
     return ops.relu(w)
@@ -65,7 +65,7 @@ def project_box(w, min_value, max_value):
     >>> np.asarray(project_box(np.array([-2.0, 0.5, 3.0]), 0.0, 1.0))
     array([0. , 0.5, 1. ])
     """
-    w, dtype = as_float_tensor(w, "project_box")
+    w, dtype = _groups.float_tensor(w, "project_box")
     # Bounds as tensors of w's dtype: clip with Python floats rounds them to
     # float32 on some backends, and minimum/maximum promote float64 to float32.
     lo = ops.convert_to_tensor(min_value, dtype=dtype)

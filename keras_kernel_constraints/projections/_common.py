@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from keras import ops
-
 from keras_kernel_constraints import _groups
 
 # Scalars go through convert_to_tensor(value, dtype=...), never ops.cast: a
@@ -11,16 +9,10 @@ from keras_kernel_constraints import _groups
 # round a float64 bound such as 0.1.
 
 
-def as_float_tensor(w, owner):
-    """``w`` as a tensor and its dtype name; reject non-float weights."""
-    w = ops.convert_to_tensor(w)
-    return w, _groups.float_dtype(w, owner)
-
-
 def grouped(w, axis, owner):
     """``(w, dtype, shape, axes, n)``: the tensor, its dtype name, its static
     shape, the resolved group axes and the group size; errors name ``owner``."""
-    w, dtype = as_float_tensor(w, owner)
+    w, dtype = _groups.float_tensor(w, owner)
     shape = _groups.static_shape(w)
     axes = _groups.group_axes(axis, shape, owner)
     return w, dtype, shape, axes, _groups.group_size(shape, axes, owner)

@@ -31,8 +31,7 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
         self.power = _validation.power(power)
 
     def __call__(self, w):
-        w = ops.convert_to_tensor(w)
-        dtype = _groups.float_dtype(w, type(self).__name__)
+        w, dtype = _groups.float_tensor(w, type(self).__name__)
         x = ops.cast(w, _groups.compute_dtype(dtype))
         return self.strength * self.violation(x)
 
