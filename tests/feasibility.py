@@ -61,8 +61,8 @@ def max_violation(constraint, w):
 
 
 def allowed(constraint, w, dtype="float32", scale=None):
-    """Rounding allowance: n * eps * scale for sums, 2 * eps * bound for norms
-    (the projection's slack of eps plus the error of its own norm), 2 * eps *
+    """Rounding allowance: n * eps * scale for sums, 3 * eps * bound for norms
+    (the projection's slack of 2 eps plus the error of its own norm), 2 * eps *
     scale otherwise.
 
     ``scale`` defaults to the largest magnitude in ``w``; pass the input's
@@ -76,9 +76,9 @@ def allowed(constraint, w, dtype="float32", scale=None):
         n = int(np.prod([w.shape[a] for a in axes])) if axes else 1
         return n * EPS[dtype] * scale
     if isinstance(constraint, (L2Ball, UnitSphere)):
-        return 2 * EPS[dtype] * max(1.0, constraint.radius)
+        return 3 * EPS[dtype] * max(1.0, constraint.radius)
     if isinstance(constraint, NormBand):
-        return 2 * EPS[dtype] * max(1.0, constraint.max_norm)
+        return 3 * EPS[dtype] * max(1.0, constraint.max_norm)
     return 2 * EPS[dtype] * scale
 
 

@@ -2,12 +2,13 @@
 
 The l2 sets are radial: the projection rescales each group by a factor
 computed from its norm, with no ``eps`` in any denominator. A group whose
-norm is within ``eps`` (the machine epsilon of the weight's dtype, relative)
-of the band is on the set as far as that dtype can tell, and is returned bit
-for bit; so is every other group that is inside. This makes the projections
-idempotent exactly, not just up to rounding: rounding a rescaled group to
-the weight's dtype moves its norm by at most ``eps / 2`` (relative), so it
-lands within that slack. Norms use a max-scaling that
+norm is within ``2 * eps`` (``eps``: the machine epsilon of the weight's
+dtype; relative) of the band is on the set as far as that dtype can tell,
+and is returned bit for bit; so is every other group that is inside. This
+makes the projections idempotent exactly, not just up to rounding: rounding
+a rescaled group to the weight's dtype moves its norm by at most ``eps / 2``
+and computing the norm errs by about as much again, so a projected group
+always lands within the slack. Norms use a max-scaling that
 cannot overflow (see ``_groups.group_norm_parts``). float16 and bfloat16 are
 computed in float32.
 """
@@ -115,7 +116,7 @@ def _radial(w, min_norm, max_norm, axis, owner):
     # can overflow even when the norm itself is not representable.
     rescaled = unit * (ops.clip(norm, lo, hi) / spread)
     # Groups in the band, up to the dtype's rounding, are returned bit for bit.
-    slack = _groups.EPSILON[dtype]
+    slack = 2.0 * _groups.EPSILON[dtype]
     inside = ops.logical_and(norm >= lo * (1.0 - slack), norm <= hi * (1.0 + slack))
     fallback = lo * _groups.first_entry_mask(shape, axes, acc)
     # Only a zero group takes the fallback; a NaN group stays NaN.

@@ -1,9 +1,9 @@
 """Exactness of the l2 ball, sphere, norm band and l-infinity ball projections.
 
-Tolerance: ``| ||P(w)_g|| - target | <= eps * target`` (rounding the
-rescaled entries to the weight's dtype moves the norm by at most eps / 2,
-relative). Groups within that slack count as on the set and are returned
-unchanged, so a second projection changes nothing, bit for bit.
+Tolerance: ``| ||P(w)_g|| - target | <= 3 * eps * target``: groups within
+``2 * eps`` of the band count as on the set and are returned unchanged (so a
+second projection changes nothing, bit for bit), plus the rounding of the
+norm itself.
 """
 
 import keras
@@ -50,7 +50,7 @@ def test_radial_projections_match_reference(dtype, fn, args, lo, hi, shape, axis
     ref = reference_band(as_f64(w), lo, hi, axes)
     np.testing.assert_allclose(as_f64(out), ref, rtol=0, atol=4 * EPS[dtype] * max(hi, 1.0))
     n = norms(as_f64(out), axes)
-    assert np.all(n >= lo * (1 - EPS[dtype])) and np.all(n <= hi * (1 + EPS[dtype]))
+    assert np.all(n >= lo * (1 - 3 * EPS[dtype])) and np.all(n <= hi * (1 + 3 * EPS[dtype]))
 
 
 def test_groups_inside_are_unchanged_and_outside_land_on_the_boundary(rng):
