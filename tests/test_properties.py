@@ -112,10 +112,12 @@ def cases(draw, cls, dtype):
 
 
 def scales(constraint, x, px):
-    """Rounding scale: the input's magnitude (sums: the group's sum of magnitudes)."""
+    """Rounding scale: the largest magnitude in or out; for sums, the sum of
+    magnitudes (of the input, or of the output: a sum near 90 is checked, in
+    float64, only to about n * eps * 90)."""
     scale = max(1.0, float(np.abs(x).max(initial=0.0)), float(np.abs(px).max(initial=0.0)))
     if isinstance(constraint, SUM_SETS):
-        scale = max(scale, float(np.abs(x).sum()))
+        scale = max(scale, float(np.abs(x).sum()), float(np.abs(px).sum()))
     return scale
 
 
