@@ -79,6 +79,14 @@ def keep_ema_feasible(optimizer):
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     if getattr(inner, "_kkc_ema_feasible", False):
         return inner
+    hooks = ("_update_model_variables_moving_average",
+             "_overwrite_model_variables_with_average_value")
+    missing = [name for name in hooks if not hasattr(inner, name)]
+    if missing:  # these are Keras internals (checked on Keras 3.15)
+        raise RuntimeError(
+            f"keep_ema_feasible: this Keras ({keras.__version__}) optimizer has no "
+            f"{missing}; the EMA fix needs updating for it."
+        )
     update = inner._update_model_variables_moving_average
     overwrite = inner._overwrite_model_variables_with_average_value
 

@@ -96,6 +96,14 @@ def test_keep_ema_feasible_unwraps_loss_scaling_and_is_idempotent():
     assert layer.kernel.numpy().min() >= 0.0 and layer.kernel.numpy().max() <= np.float32(0.1)
 
 
+def test_keep_ema_feasible_says_clearly_when_keras_internals_change():
+    class Bare:
+        pass
+
+    with pytest.raises(RuntimeError, match="EMA fix needs updating"):
+        keep_ema_feasible(Bare())
+
+
 def test_projected_ema_is_a_no_op_without_ema():
     model, layer = box_model(keras.optimizers.Adam(0.1))
     model.fit(*data(), batch_size=16, epochs=1, verbose=0, callbacks=[ProjectedEMA()])
