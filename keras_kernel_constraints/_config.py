@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import json
 
+import keras
+
+PACKAGE = "keras_kernel_constraints"
+
+register = keras.saving.register_keras_serializable(package=PACKAGE)
+"""Class decorator: registers as ``keras_kernel_constraints>ClassName``."""
+
 
 class ConfigValueMixin:
     def __eq__(self, other):

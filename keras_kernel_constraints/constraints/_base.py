@@ -7,8 +7,6 @@ import keras
 from keras_kernel_constraints import _groups, _validation
 from keras_kernel_constraints._config import ConfigValueMixin
 
-register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
-
 
 class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
     """A constraint whose call is the exact Euclidean projection onto a set.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keras_kernel_constraints import _validation
+from keras_kernel_constraints._config import register as _register
 from keras_kernel_constraints.constraints._base import GroupedConstraint, ProjectionConstraint
-from keras_kernel_constraints.constraints._base import register as _register
 from keras_kernel_constraints.projections import (
     project_l2_ball,
     project_l2_sphere,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keras_kernel_constraints import _groups, _validation
+from keras_kernel_constraints._config import register as _register
 from keras_kernel_constraints.constraints._base import GroupedConstraint
-from keras_kernel_constraints.constraints._base import register as _register
 from keras_kernel_constraints.projections import (
     project_capped_simplex,
     project_l1_ball,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from keras import ops
 
 from keras_kernel_constraints import _groups, _validation
+from keras_kernel_constraints._config import register as _register
 from keras_kernel_constraints.regularizers._base import GroupedPenalty, Penalty
-from keras_kernel_constraints.regularizers._base import register as _register
 
 
 @_register

@@ -6,9 +6,7 @@ import keras
 from keras import ops
 
 from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import ConfigValueMixin
-
-register = keras.saving.register_keras_serializable(package="keras_kernel_constraints")
+from keras_kernel_constraints._config import ConfigValueMixin, register
 
 
 class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
