@@ -18,7 +18,11 @@ constraint                       set (per group ``g``)                          
 ``UnitSphere(r, axis)``          ``||w_g||_2 = r``                               ``axis``
 ``NormBand(a, b, axis)``         ``a <= ||w_g||_2 <= b`` (exact min-max-norm)    ``axis``
 ``LinfBall(r)``                  ``|w_i| <= r``                                  entries
+``Monotone(inc, axis, lo, hi)``  ordered along ``axis``; ``lo <= w_i <= hi``       slices
 ===============================  ==============================================  =========
+
+``Monotone``'s ``axis`` is the one ordered axis (default 0, the taps of a
+Conv1D kernel); every 1-D slice along it is a group.
 """
 
 import keras
@@ -33,6 +37,7 @@ from keras_kernel_constraints.constraints._affine import (
     sum_to,
 )
 from keras_kernel_constraints.constraints._base import GroupedConstraint, ProjectionConstraint
+from keras_kernel_constraints.constraints._monotone import Monotone, monotone
 from keras_kernel_constraints.constraints._norms import (
     L2Ball,
     LinfBall,
@@ -53,7 +58,17 @@ from keras_kernel_constraints.constraints._simplex import (
 )
 
 ALL_CONSTRAINTS = (
-    NonNeg, Box, SumTo, Simplex, CappedSimplex, L1Ball, L2Ball, UnitSphere, NormBand, LinfBall
+    NonNeg,
+    Box,
+    SumTo,
+    Simplex,
+    CappedSimplex,
+    L1Ball,
+    L2Ball,
+    UnitSphere,
+    NormBand,
+    LinfBall,
+    Monotone,
 )
 """Every public constraint class; tests and ``get`` iterate over it."""
 
@@ -91,6 +106,7 @@ __all__ = [
     "L1Ball",
     "L2Ball",
     "LinfBall",
+    "Monotone",
     "NonNeg",
     "NormBand",
     "ProjectionConstraint",
@@ -103,6 +119,7 @@ __all__ = [
     "l1_ball",
     "l2_ball",
     "linf_ball",
+    "monotone",
     "non_neg",
     "norm_band",
     "simplex",

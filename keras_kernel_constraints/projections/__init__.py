@@ -11,6 +11,7 @@ from keras_kernel_constraints.projections._affine import (
     project_non_negative,
     project_sum_to,
 )
+from keras_kernel_constraints.projections._monotone import project_monotone
 from keras_kernel_constraints.projections._norms import (
     project_l2_ball,
     project_l2_sphere,
@@ -30,6 +31,7 @@ __all__ = [
     "project_l2_ball",
     "project_l2_sphere",
     "project_linf_ball",
+    "project_monotone",
     "project_non_negative",
     "project_norm_band",
     "project_simplex",

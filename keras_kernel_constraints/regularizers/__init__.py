@@ -15,8 +15,14 @@ regularizer                                     violation
 ``SimplexPenalty(value, axis, ...)``            ``relu(-w_i)`` and ``|sum(w_g) - value|``
 ``L2BallPenalty(radius, axis, ...)``            ``relu(||w_g|| - radius)`` per group
 ``NormBandPenalty(min_norm, max_norm, ...)``    ``dist(||w_g||, [min_norm, max_norm])``
+``MonotonePenalty(inc, axis, min_step, ...)``   ``relu(min_step - (w[i+1] - w[i]))``
 ``DistancePenalty(constraint, ...)``            ``dist(w_g, C_g)`` per group
 ==============================================  ==========================================
+
+Smoothness penalties are not zero on a set; they pull neighbours along one
+axis together: ``FirstDifferencePenalty(axis, l1, l2)`` on ``w[i+1] - w[i]``
+and ``SecondDifferencePenalty(axis, l1, l2)`` on ``w[i+1] - 2 w[i] + w[i-1]``,
+each ``l1 * sum|d| + l2 * sum d**2``.
 
 Every constraint's ``.penalty(strength, power=...)`` returns its companion.
 """
@@ -33,6 +39,15 @@ from keras_kernel_constraints.regularizers._affine import (
     sum_to_penalty,
 )
 from keras_kernel_constraints.regularizers._base import DistancePenalty, GroupedPenalty, Penalty
+from keras_kernel_constraints.regularizers._monotone import (
+    DifferencePenalty,
+    FirstDifferencePenalty,
+    MonotonePenalty,
+    SecondDifferencePenalty,
+    first_difference_penalty,
+    monotone_penalty,
+    second_difference_penalty,
+)
 from keras_kernel_constraints.regularizers._norms import (
     L2BallPenalty,
     NormBandPenalty,
@@ -50,6 +65,9 @@ ALL_REGULARIZERS = (
     SimplexPenalty,
     L2BallPenalty,
     NormBandPenalty,
+    MonotonePenalty,
+    FirstDifferencePenalty,
+    SecondDifferencePenalty,
     DistancePenalty,
 )
 """Every public regularizer class."""
@@ -83,20 +101,27 @@ def get(identifier):
 __all__ = [
     "ALL_REGULARIZERS",
     "BoxPenalty",
+    "DifferencePenalty",
     "DistancePenalty",
+    "FirstDifferencePenalty",
     "GroupedPenalty",
     "L2BallPenalty",
+    "MonotonePenalty",
     "NonNegPenalty",
     "NormBandPenalty",
     "Penalty",
+    "SecondDifferencePenalty",
     "SimplexPenalty",
     "SumToPenalty",
     "box_penalty",
     "distance_penalty",
+    "first_difference_penalty",
     "get",
     "l2_ball_penalty",
+    "monotone_penalty",
     "non_neg_penalty",
     "norm_band_penalty",
+    "second_difference_penalty",
     "simplex_penalty",
     "sum_to_penalty",
 ]

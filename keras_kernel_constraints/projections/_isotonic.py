@@ -1,0 +1,157 @@
+"""Exact isotonic regression of many rows at once, with static shapes.
+
+The pool-adjacent-violators algorithm (PAV) is sequential. This module
+computes the same solution by divide and conquer, which maps onto batched
+tensor operations:
+
+1. Pad every row to a power-of-two length ``N`` with the row's maximum
+   (a trailing maximum never violates the order, so the solution on the
+   original entries is unchanged).
+2. For ``h = 1, 2, 4, ..., N/2``: every segment of length ``2h`` holds two
+   already-isotonic halves ``L`` and ``R``. Their isotonic regression is
+   ``concat(min(L, m), max(R, m))`` where ``m`` is the value of the one
+   block that forms across the junction (the suffix of ``L`` above ``m``
+   pooled with the prefix of ``R`` below it).
+
+Why step 2 is exact: PAV may pool adjacent violators in any order and
+reaches the same unique solution, so solving the halves first and then
+their concatenation is a valid PAV run. Merging two isotonic sequences pools
+exactly one block across the junction; every ``L`` entry in it is ``>= m``
+and every ``R`` entry ``<= m`` (the block's prefix means are ``>= m`` and
+its suffix means ``<= m``), hence the ``min``/``max`` form.
+
+The junction value is the min-max formula restricted to the junction
+(Barlow et al., 1972, "Statistical Inference under Order Restrictions"):
+
+.. math:: m = \\max_{0 \\le p \\le h} \\min_{1 \\le q \\le h}
+          \\frac{S^L_p + S^R_q}{p + q}
+
+with ``S^L_p`` the sum of the ``p`` largest entries of ``L`` and ``S^R_q``
+the sum of the ``q`` smallest of ``R``. For a fixed ``p`` the ratio falls
+while the next ``R`` entry is below it, so the inner minimum is found by a
+search over ``q``; the outer maximum rises while the next ``L`` entry is
+above it, a search over ``p``. Both searches probe ``K`` positions at once
+(a ``K+1``-ary search), so a level costs a few gathers per segment plus one
+``O(h)`` cumulative sum; the whole row costs ``O(N log N)`` work and
+``O(N)`` memory, never ``O(N^2)``.
+
+Partial sums run outward from the junction, so ``m`` carries the rounding
+of the pooled entries only, not of the whole row.
+"""
+
+from __future__ import annotations
+
+import math
+
+from keras import ops
+
+# Entries a search step may evaluate across all segments: more probes mean
+# fewer sequential steps, which dominate when there are few long segments.
+_PROBE_BUDGET = 1 << 16
+# Segments this short are always searched in one step over every position.
+_SHORT = 8
+
+
+def isotonic_rows(x):
+    """Non-decreasing isotonic regression of every row of the 2-D tensor ``x``.
+
+    ``x`` has static shape ``(rows, n)`` and a float dtype; the result has
+    the same shape and dtype. Rows whose entries are already non-decreasing
+    come back bit for bit.
+    """
+    rows, n = x.shape
+    if n <= 1:
+        return x
+    size = 1 << (n - 1).bit_length()
+    if size > n:
+        pad = ops.broadcast_to(ops.max(x, axis=-1, keepdims=True), (rows, size - n))
+        x = ops.concatenate([x, pad], axis=-1)
+    h = 1
+    while h < size:
+        segments = ops.reshape(x, (rows * size // (2 * h), 2, h))
+        left, right = segments[:, 0, :], segments[:, 1, :]
+        m = _junction_value(left, right, h)
+        clamped = ops.stack([ops.minimum(left, m), ops.maximum(right, m)], axis=1)
+        x = ops.reshape(clamped, (rows, size))
+        h *= 2
+    return x[:, :n] if size > n else x
+
+
+def _junction_value(left, right, h):
+    """Value of the block pooled across the junction of sorted ``left``, ``right``.
+
+    Shapes ``(segments, h)``; returns ``(segments, 1)``. Pairs without
+    a violation (``left[-1] <= right[0]``) get ``right[0]``, which leaves
+    both halves unchanged.
+    """
+    dtype = left.dtype
+    segments = left.shape[0]
+    descending = ops.flip(left, axis=-1)
+    # One cumulative sum, outward from the junction on both sides:
+    # sums[:, 0, p - 1] is the sum of the p largest entries of left,
+    # sums[:, 1, q - 1] the sum of the q smallest entries of right.
+    zero = ops.zeros_like(left[:, :1])
+    top = ops.concatenate([zero, ops.cumsum(descending, axis=-1)], axis=-1)
+    bottom = ops.concatenate([zero, ops.cumsum(right, axis=-1)], axis=-1)
+    probes = _probes(h, segments)
+
+    def take(values, index):
+        """values[s, index[s, ...]] for every segment s, as one flat gather."""
+        width = values.shape[-1]
+        base = ops.reshape(ops.arange(segments, dtype="int32") * width,
+                           (segments,) + (1,) * (len(index.shape) - 1))
+        return ops.take(ops.reshape(values, (-1,)), index + base, axis=0)
+
+    def best_mean(p):
+        """min over q of (top[p] + bottom[q]) / (p + q), for index tensor p."""
+        above = take(top, p)
+        size = ops.cast(p, dtype)
+
+        def falls(q):
+            total = above[..., None] + take(bottom, q)
+            return take(right, q) < total / (size[..., None] + ops.cast(q, dtype))
+
+        q = _first_false(falls, p, 1, h, probes)
+        return (above + take(bottom, q)) / (size + ops.cast(q, dtype))
+
+    def rises(p):
+        return take(descending, p) > best_mean(p)
+
+    p = _first_false(rises, left[:, :1], 0, h, probes)
+    m = best_mean(p)
+    lowest, highest = right[..., :1], left[..., -1:]
+    # Rounding cannot push m outside the pooled entries' range.
+    m = ops.minimum(ops.maximum(m, lowest), highest)
+    return ops.where(highest <= lowest, lowest, m)
+
+
+def _probes(h, segments):
+    """Probes per search step: all ``h`` positions (one step) when the nested
+    searches fit the budget, else about ``sqrt`` of the range (two steps)."""
+    if h <= _SHORT or segments * h * h <= _PROBE_BUDGET:
+        return h
+    return min(h, max(math.isqrt(h), math.isqrt(_PROBE_BUDGET // segments)))
+
+
+def _first_false(predicate, like, lo, hi, probes):
+    """First index in ``[lo, hi)`` where a monotone predicate is false, else ``hi``.
+
+    ``predicate`` maps an int32 index tensor to a bool tensor and is true on
+    a prefix of the range; ``lo`` and ``hi`` are Python ints and the answer
+    has the shape of the int32 tensor ``like``. Each step evaluates
+    ``probes`` evenly spaced indices and keeps the one gap that holds the
+    answer (probes past it are false by monotonicity); the number of steps
+    is fixed by the static width, so the loop unrolls at trace time.
+    """
+    width = hi - lo
+    lo = ops.full(ops.shape(like), lo, dtype="int32")
+    offsets = ops.arange(1, probes + 1, dtype="int32")
+    while width > 0:
+        stride = -(-width // (probes + 1))
+        index = lo[..., None] + offsets * stride - 1
+        inside = index < hi
+        hits = ops.logical_and(inside, predicate(ops.minimum(index, hi - 1)))
+        found = ops.sum(ops.cast(hits, "int32"), axis=-1)
+        lo = lo + found * stride
+        width = max(stride - 1, width - probes * stride)
+    return lo
