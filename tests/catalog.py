@@ -13,6 +13,7 @@ from keras_kernel_constraints.constraints import (
     L1Ball,
     L2Ball,
     LinfBall,
+    Monotone,
     NonNeg,
     NormBand,
     Simplex,
@@ -22,9 +23,12 @@ from keras_kernel_constraints.constraints import (
 from keras_kernel_constraints.regularizers import (
     BoxPenalty,
     DistancePenalty,
+    FirstDifferencePenalty,
     L2BallPenalty,
+    MonotonePenalty,
     NonNegPenalty,
     NormBandPenalty,
+    SecondDifferencePenalty,
     SimplexPenalty,
     SumToPenalty,
 )
@@ -45,6 +49,9 @@ CONSTRAINTS = [
     UnitSphere(2.0, axis=-1),
     NormBand(0.5, 1.5),
     LinfBall(0.3),
+    Monotone(),
+    Monotone(increasing=False, axis=-1, min_value=-1.0, max_value=1.0, min_step=0.05),
+    Monotone(min_value=0.0),
 ]
 
 REGULARIZERS = [
@@ -59,6 +66,11 @@ REGULARIZERS = [
     NormBandPenalty(0.5, 1.0, strength=1.0, power=1),
     DistancePenalty(SumTo(1.0, axis=[0, 1]), strength=0.5),
     DistancePenalty(NonNeg(), strength=1.0, power=1),
+    MonotonePenalty(strength=0.5),
+    MonotonePenalty(False, axis=-1, min_step=0.1, strength=1.0, power=1),
+    DistancePenalty(Monotone(min_value=0.0, max_value=2.0), strength=0.5),
+    FirstDifferencePenalty(l1=0.01, l2=0.1),
+    SecondDifferencePenalty(axis=-1, l1=0.0, l2=0.5),
     DistancePenalty(keras.constraints.MaxNorm(1.0), strength=1.0),
 ]
 

@@ -14,6 +14,7 @@ from keras_kernel_constraints.constraints import (
     L1Ball,
     L2Ball,
     LinfBall,
+    Monotone,
     NonNeg,
     NormBand,
     Simplex,
@@ -39,6 +40,8 @@ def max_violation(constraint, w):
         return max(0.0, constraint.min_value - w.min(), w.max() - constraint.max_value)
     if isinstance(constraint, LinfBall):
         return max(0.0, np.abs(w).max() - constraint.radius)
+    if isinstance(constraint, Monotone):
+        return monotone_violation(constraint, w)
     axes = group_axes(constraint.axis, w.ndim)
     sums = w.sum(axis=axes)
     norms = np.sqrt((w**2).sum(axis=axes))
@@ -58,6 +61,20 @@ def max_violation(constraint, w):
     if isinstance(constraint, NormBand):
         return max(0.0, (constraint.min_norm - norms).max(), (norms - constraint.max_norm).max())
     raise AssertionError(f"no feasibility check for {constraint!r}")
+
+
+def monotone_violation(constraint, w):
+    """Largest shortfall of a step below ``min_step``, or of a bound."""
+    if w.size == 0:
+        return 0.0
+    steps = np.diff(w, axis=constraint.axis)
+    steps = steps if constraint.increasing else -steps
+    worst = [0.0, constraint.min_step - steps.min(initial=np.inf)]
+    if constraint.min_value is not None:
+        worst.append(constraint.min_value - w.min())
+    if constraint.max_value is not None:
+        worst.append(w.max() - constraint.max_value)
+    return max(worst)
 
 
 def allowed(constraint, w, dtype="float32", scale=None):
@@ -100,6 +117,12 @@ def touches_boundary(constraint, w, dtype="float32"):
         return bool(any(np.any(np.abs(w - b) <= tol) for b in bounds))
     if isinstance(constraint, LinfBall):
         return bool(np.any(np.abs(np.abs(w) - constraint.radius) <= tol))
+    if isinstance(constraint, Monotone):
+        # Active: two neighbours exactly min_step apart (pooled), or a bound.
+        steps = np.diff(w, axis=constraint.axis) * (1 if constraint.increasing else -1)
+        bounds = [b for b in (constraint.min_value, constraint.max_value) if b is not None]
+        return bool(np.any(np.abs(steps - constraint.min_step) <= tol)
+                    or any(np.any(np.abs(w - b) <= tol) for b in bounds))
     if isinstance(constraint, Simplex):
         return bool(np.any(w == 0.0))
     if isinstance(constraint, CappedSimplex):

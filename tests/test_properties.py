@@ -26,6 +26,7 @@ from keras_kernel_constraints.constraints import (
     L1Ball,
     L2Ball,
     LinfBall,
+    Monotone,
     NonNeg,
     NormBand,
     Simplex,
@@ -35,7 +36,7 @@ from keras_kernel_constraints.constraints import (
 from tests.feasibility import allowed, group_axes, max_violation
 from tests.helpers import EPS, FLOAT_DTYPES, as_f64, tensor
 
-CONVEX = (NonNeg, Box, LinfBall, SumTo, Simplex, CappedSimplex, L1Ball, L2Ball)
+CONVEX = (NonNeg, Box, LinfBall, SumTo, Simplex, CappedSimplex, L1Ball, L2Ball, Monotone)
 SUM_SETS = (SumTo, Simplex, CappedSimplex, L1Ball)
 # Magnitudes that keep float16 sums and squares representable in float32.
 MAGNITUDE = {"float16": 100.0, "bfloat16": 100.0, "float32": 1e3, "float64": 1e3}
@@ -82,6 +83,18 @@ def box(draw):
     return Box(low, low + draw(positive(0.0, 10.0)))
 
 
+@st.composite
+def monotone(draw, shape):
+    """Any ordered axis of the shape; bounds and steps feasible for its length."""
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    step = draw(st.one_of(st.just(0.0), positive(0.0, 1.0)))
+    low = draw(st.one_of(st.none(), positive(-10.0, 10.0)))
+    high = draw(st.one_of(st.none(), positive(0.0, 10.0)))
+    if high is not None:
+        high += (low or 0.0) + max(shape[axis] - 1, 0) * step
+    return Monotone(draw(st.booleans()), axis, low, high, step)
+
+
 # One strategy per public class: (shape, axis) -> strategy of instances.
 STRATEGIES = {
     NonNeg: lambda shape, axis: st.just(NonNeg()),
@@ -94,6 +107,7 @@ STRATEGIES = {
     L2Ball: lambda shape, axis: positive(0.01, 10.0).map(lambda r: L2Ball(r, axis=axis)),
     UnitSphere: lambda shape, axis: positive(0.01, 10.0).map(lambda r: UnitSphere(r, axis=axis)),
     NormBand: lambda shape, axis: norm_band(axis),
+    Monotone: lambda shape, axis: monotone(shape),
 }
 
 

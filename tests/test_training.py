@@ -11,6 +11,7 @@ from keras_kernel_constraints.constraints import (
     L1Ball,
     L2Ball,
     LinfBall,
+    Monotone,
     NonNeg,
     NormBand,
     Simplex,
@@ -90,6 +91,7 @@ CONSTRAINTS = [
     UnitSphere(),
     NormBand(0.5, 0.8),
     LinfBall(0.05),
+    Monotone(min_value=0.0),
 ]
 
 
