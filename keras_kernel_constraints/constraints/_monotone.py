@@ -88,7 +88,7 @@ class Monotone(ProjectionConstraint):
 
         if self.min_value is None and self.max_value is None:
             return MonotonePenalty(
-                self.increasing, self.axis, self.min_step, strength=strength, power=power
+                self.increasing, self.axis, strength, power, min_step=self.min_step
             )
         return DistancePenalty(self, strength=strength, power=power)
 

@@ -15,7 +15,7 @@ regularizer                                     violation
 ``SimplexPenalty(value, axis, ...)``            ``relu(-w_i)`` and ``|sum(w_g) - value|``
 ``L2BallPenalty(radius, axis, ...)``            ``relu(||w_g|| - radius)`` per group
 ``NormBandPenalty(min_norm, max_norm, ...)``    ``dist(||w_g||, [min_norm, max_norm])``
-``MonotonePenalty(inc, axis, min_step, ...)``   ``relu(min_step - (w[i+1] - w[i]))``
+``MonotonePenalty(inc, axis, ..., min_step)``   ``relu(min_step - (w[i+1] - w[i]))``
 ``DistancePenalty(constraint, ...)``            ``dist(w_g, C_g)`` per group
 ==============================================  ==========================================
 

@@ -35,9 +35,9 @@ class MonotonePenalty(Penalty):
     Args:
         increasing: ``True`` (default) or ``False``.
         axis: The ordered axis, one int (default 0).
-        min_step: Smallest step that costs nothing, ``>= 0``.
         strength: Finite factor ``>= 0``.
         power: ``2`` (default) or ``1``.
+        min_step: Smallest step that costs nothing, ``>= 0``.
 
     Example:
 
@@ -46,7 +46,7 @@ class MonotonePenalty(Penalty):
     1.0
     """
 
-    def __init__(self, increasing=True, axis=0, min_step=0.0, strength=0.01, power=2):
+    def __init__(self, increasing=True, axis=0, strength=0.01, power=2, min_step=0.0):
         super().__init__(strength=strength, power=power)
         if not isinstance(increasing, bool):
             raise ValueError(f"`increasing` must be True or False; got {increasing!r}.")
@@ -67,8 +67,8 @@ class MonotonePenalty(Penalty):
         return {
             "increasing": self.increasing,
             "axis": self.axis,
-            "min_step": self.min_step,
             **super().get_config(),
+            "min_step": self.min_step,
         }
 
 
