@@ -144,5 +144,6 @@ def _clip(rows, min_value, max_value, span, dtype, acc):
     upper = bound(float("inf") if max_value is None else max_value)
     if span:
         # Never below the lower bound, even where the span rounds past it.
-        upper = ops.maximum(upper - ops.convert_to_tensor(span, dtype=acc), lower)
+        upper = upper - ops.convert_to_tensor(span, dtype=acc)
+        upper = ops.where(upper < lower, lower, upper)
     return ops.clip(rows, lower, upper)

@@ -75,7 +75,7 @@ def fir_data(kernel, channels, seed):
     teacher = keras.layers.DepthwiseConv1D(len(kernel), use_bias=False)
     teacher.build((None, 48, channels))
     teacher.kernel.assign(np.reshape(kernel, (len(kernel), channels, 1)))
-    return x, np.asarray(teacher(x))
+    return x, keras.ops.convert_to_numpy(teacher(x))
 
 
 def train_and_record(layer, x, y, variable, epochs):
@@ -83,7 +83,7 @@ def train_and_record(layer, x, y, variable, epochs):
     model.compile(keras.optimizers.Adam(0.02), "mse", jit_compile=True)
     history = []
     record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: history.append(variable().numpy().copy())
+        on_epoch_end=lambda epoch, logs: history.append(np.array(to_numpy(variable())))
     )
     model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=[record])
     return history
