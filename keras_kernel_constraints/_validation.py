@@ -114,6 +114,23 @@ def axis_argument(axis, name: str = "axis"):
     )
 
 
+def ordered_axis(axis, name: str = "axis") -> int:
+    """Return the one axis an order runs along, as an int, or raise naming ``name``."""
+    if not _is_int(axis):
+        raise ValueError(
+            f"`{name}` must be one int, the ordered axis; got {axis!r}. "
+            "Order constraints and penalties run along a single axis."
+        )
+    return int(axis)
+
+
+def boolean(value, name: str) -> bool:
+    """Return ``value`` if it is a bool, or raise naming ``name``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False; got {value!r}.")
+    return value
+
+
 def axis_config(axis):
     """JSON form of a checked ``axis``: None, an int or a list of ints."""
     return list(axis) if isinstance(axis, tuple) else axis

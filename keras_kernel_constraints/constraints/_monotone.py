@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keras_kernel_constraints import _validation
 from keras_kernel_constraints._config import register as _register
 from keras_kernel_constraints.constraints._base import ProjectionConstraint
 from keras_kernel_constraints.projections import project_monotone
@@ -55,15 +56,8 @@ class Monotone(ProjectionConstraint):
     """
 
     def __init__(self, increasing=True, axis=0, min_value=None, max_value=None, min_step=0.0):
-        if not isinstance(increasing, bool):
-            raise ValueError(f"`increasing` must be True or False; got {increasing!r}.")
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(
-                f"`axis` must be one int, the ordered axis; got {axis!r}. "
-                "Monotone orders entries along a single axis."
-            )
-        self.increasing = increasing
-        self.axis = int(axis)
+        self.increasing = _validation.boolean(increasing, "increasing")
+        self.axis = _validation.ordered_axis(axis)
         self.min_value, self.max_value, self.min_step = monotone_bounds(
             min_value, max_value, min_step
         )

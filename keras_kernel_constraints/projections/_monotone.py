@@ -97,8 +97,10 @@ def project_monotone(
 
 def monotone_axis(axis, shape, owner):
     """The ordering axis as a non-negative int; ``ValueError`` if it does not fit."""
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise ValueError(f"{owner}: `axis` must be one int (the ordered axis); got {axis!r}.")
+    try:
+        _validation.ordered_axis(axis)
+    except ValueError as error:
+        raise ValueError(f"{owner}: {error}") from None
     if not shape:
         raise ValueError(
             f"{owner} needs a weight of rank >= 1 (there is nothing to order "

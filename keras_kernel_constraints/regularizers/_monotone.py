@@ -48,10 +48,8 @@ class MonotonePenalty(Penalty):
 
     def __init__(self, increasing=True, axis=0, strength=0.01, power=2, min_step=0.0):
         super().__init__(strength=strength, power=power)
-        if not isinstance(increasing, bool):
-            raise ValueError(f"`increasing` must be True or False; got {increasing!r}.")
-        self.increasing = increasing
-        self.axis = _ordered_axis(axis)
+        self.increasing = _validation.boolean(increasing, "increasing")
+        self.axis = _validation.ordered_axis(axis)
         self.min_step = _validation.non_negative_number(min_step, "min_step")
 
     def violation(self, x):
@@ -82,7 +80,7 @@ class DifferencePenalty(ConfigValueMixin, keras.regularizers.Regularizer):
     order = 1
 
     def __init__(self, axis=0, l1=0.0, l2=0.01):
-        self.axis = _ordered_axis(axis)
+        self.axis = _validation.ordered_axis(axis)
         self.l1 = _validation.non_negative_number(l1, "l1")
         self.l2 = _validation.non_negative_number(l2, "l2")
 
@@ -143,12 +141,6 @@ class SecondDifferencePenalty(DifferencePenalty):
     """
 
     order = 2
-
-
-def _ordered_axis(axis):
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise ValueError(f"`axis` must be one int, the ordered axis; got {axis!r}.")
-    return int(axis)
 
 
 monotone_penalty = MonotonePenalty
