@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import statistics
 import time
@@ -31,3 +32,12 @@ def machine_header(**versions) -> str:
              f"Python {platform.python_version()}"]
     parts += [f"{name} {version}" for name, version in versions.items()]
     return " | ".join(parts)
+
+
+def batch_parser(doc: str) -> argparse.ArgumentParser:
+    """Parser with the batch options every benchmark takes: --rows, --n, --repeats."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=30)
+    return parser

@@ -16,19 +16,12 @@ case 2 ratio <= 5.
 
 from __future__ import annotations
 
-import argparse
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from benchmarks._timing import batch_parser, interleaved, machine_header
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--n", type=int, default=64)
+    parser = batch_parser(__doc__)
     parser.add_argument("--long", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args(argv)
 
     import keras
@@ -37,7 +30,6 @@ def main(argv=None):
     import tensorflow as tf
     from scipy.optimize import isotonic_regression
 
-    from benchmarks._timing import interleaved, machine_header
     from keras_kernel_constraints.projections import project_monotone
 
     print(machine_header(tensorflow=tf.__version__, keras=keras.__version__,

@@ -10,18 +10,11 @@ agree.
 
 from __future__ import annotations
 
-import argparse
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from benchmarks._timing import batch_parser, interleaved, machine_header
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--n", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser = batch_parser(__doc__)
     args = parser.parse_args(argv)
 
     import jax
@@ -30,7 +23,6 @@ def main(argv=None):
     import optax
     import tensorflow as tf
 
-    from benchmarks._timing import interleaved, machine_header
     from keras_kernel_constraints.projections import project_simplex
 
     print(machine_header(tensorflow=tf.__version__, keras=keras.__version__,

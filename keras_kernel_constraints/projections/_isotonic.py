@@ -93,13 +93,7 @@ def _junction_value(left, right, h):
         return _dense_junction(left, right, h)
     dtype = left.dtype
     segments = left.shape[0]
-    descending = ops.flip(left, axis=-1)
-    # One cumulative sum, outward from the junction on both sides:
-    # sums[:, 0, p - 1] is the sum of the p largest entries of left,
-    # sums[:, 1, q - 1] the sum of the q smallest entries of right.
-    zero = ops.zeros_like(left[:, :1])
-    top = ops.concatenate([zero, _cumsum(descending)], axis=-1)
-    bottom = ops.concatenate([zero, _cumsum(right)], axis=-1)
+    descending, top, bottom = _outward_sums(left, right)
     probes = _probes(h, segments)
 
     def take(values, index):
@@ -132,13 +126,24 @@ def _junction_value(left, right, h):
 def _dense_junction(left, right, h):
     """The junction formula evaluated at every ``(p, q)``: O(h^2) per segment."""
     dtype = left.dtype
-    zero = ops.zeros_like(left[:, :1])
-    top = ops.concatenate([zero, _cumsum(ops.flip(left, axis=-1))], axis=-1)
-    bottom = _cumsum(right)
+    _, top, bottom = _outward_sums(left, right)
+    bottom = bottom[:, 1:]  # q >= 1
     p = ops.reshape(ops.arange(h + 1, dtype=dtype), (1, h + 1, 1))
     q = ops.reshape(ops.arange(1, h + 1, dtype=dtype), (1, 1, h))
     means = (top[:, :, None] + bottom[:, None, :]) / (p + q)
     return _settle(ops.max(ops.min(means, axis=-1), axis=-1, keepdims=True), left, right)
+
+
+def _outward_sums(left, right):
+    """``(descending, top, bottom)``: ``left`` largest first, and partial sums
+    running outward from the junction: ``top[:, p]`` is the sum of the ``p``
+    largest entries of ``left``, ``bottom[:, q]`` of the ``q`` smallest of
+    ``right`` (both 0 at index 0)."""
+    descending = ops.flip(left, axis=-1)
+    zero = ops.zeros_like(left[:, :1])
+    top = ops.concatenate([zero, _cumsum(descending)], axis=-1)
+    bottom = ops.concatenate([zero, _cumsum(right)], axis=-1)
+    return descending, top, bottom
 
 
 def _settle(m, left, right):
