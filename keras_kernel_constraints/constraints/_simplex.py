@@ -18,8 +18,8 @@ class Simplex(GroupedConstraint):
     """Each group non-negative and summing to ``value``: mixture weights.
 
     The exact projection ``max(w - tau, 0)`` with one threshold per group
-    (sort-based, O(n log n)); entries below the threshold become exactly 0,
-    so the result is often sparse.
+    (bisection, then the exact threshold on its support); entries below the
+    threshold become exactly 0, so the result is often sparse.
 
     Args:
         value: Positive sum of every group.
