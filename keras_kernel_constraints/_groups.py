@@ -31,6 +31,8 @@ LOW_PRECISION = ("float16", "bfloat16")
 
 # Machine epsilon (spacing of floats at 1) per dtype.
 EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+# Exponent of the smallest normal number per dtype.
+_MIN_EXPONENT = {"float16": -14, "bfloat16": -126, "float32": -126, "float64": -1022}
 
 
 def float_dtype(w, owner: str) -> str:
@@ -110,6 +112,33 @@ def group_sum(x, axes):
     return ops.sum(x, axis=axes, keepdims=True) if axes else x
 
 
+def scaled_group_sum(x, axes, factor):
+    """Per-group ``sum(x * factor)`` for a power-of-two ``factor``, kept broadcastable.
+
+    When the group axes are the leading or the trailing axes (Dense, Conv and
+    row groups), the groups are the rows or columns of a free reshape and the
+    sum is a matrix-vector product with a constant vector of ``factor``: XLA's
+    CPU backend runs it at memory speed, while a reduction of ``x * factor``
+    is not fused and costs about one extra pass over ``x``. The scaling is
+    exact either way.
+    """
+    if not axes:
+        return x * factor
+    shape = tuple(x.shape)
+    rank, n = len(shape), group_size(shape, axes)
+    leading = axes == tuple(range(len(axes)))
+    trailing = axes == tuple(range(rank - len(axes), rank))
+    if not (leading or trailing) or len(axes) == rank:
+        return ops.sum(x * factor, axis=axes, keepdims=True)
+    weights = ops.full((n,), factor, dtype=x.dtype)
+    kept = [1 if a in axes else d for a, d in enumerate(shape)]
+    if leading:
+        sums = ops.einsum("ij,i->j", ops.reshape(x, (n, -1)), weights)
+    else:
+        sums = ops.einsum("ij,j->i", ops.reshape(x, (-1, n)), weights)
+    return ops.reshape(sums, kept)
+
+
 def _show(axis):
     return list(axis) if isinstance(axis, tuple) else axis
 
@@ -137,32 +166,53 @@ def to_rows(x, axes, shape):
 def group_norm_parts(x, axes):
     """Per-group Euclidean norm as ``peak * spread``, kept broadcastable.
 
-    With ``peak = max|x|`` (1 for an all-zero group), returns
-    ``(unit, spread, norm)``: ``unit = x / peak`` in [-1, 1],
-    ``spread = sqrt(sum(unit**2))`` in ``[1, sqrt(n)]`` (1 for a zero group)
-    and ``norm = peak * spread``. The squares can neither overflow nor
-    underflow. ``norm`` is 0 for a zero group, NaN for a group holding a NaN
-    or inf, and ``inf`` when the true norm exceeds the dtype's range.
+    Returns ``(unit, spread, norm)`` with ``unit = x / peak`` in [-1, 1],
+    ``spread = sqrt(sum(unit**2))`` and ``norm = peak * spread``, so that
+    ``unit * (t / spread)`` rescales a group to norm ``t`` without any
+    intermediate that can overflow. ``norm`` is 0 for a zero group, NaN for a
+    group holding a NaN or inf, and ``inf`` when the true norm exceeds the
+    dtype's range.
+
+    Two ways to the same numbers: when every group's plain sum of squares is
+    finite and far above the underflow threshold (the usual case), ``peak``
+    is 1 and ``spread = norm = sqrt(sum(x**2))``: one reduction. Otherwise
+    (``ops.cond``, so only then) ``peak = max|x|`` and the squares of
+    ``x / peak`` can neither overflow nor underflow.
     """
     if not axes:
         peak = ops.abs(x)
         nonzero = peak > 0
         one = ops.ones_like(peak)
         return ops.where(nonzero, ops.sign(x), one), one, peak
-    peak = ops.max(ops.abs(x), axis=axes, keepdims=True)
-    nonzero = peak > 0
-    safe = ops.where(nonzero, peak, ops.ones_like(peak))
-    # Divide by sqrt(peak) twice: XLA turns x / peak into x * (1 / peak), and
-    # 1 / peak is subnormal (flushed to 0 on CPU) when peak is near the
-    # dtype's maximum; 1 / sqrt(peak) is always a normal number.
-    root = ops.sqrt(safe)
-    unit = (x / root) / root
-    spread = ops.sqrt(ops.sum(ops.square(unit), axis=axes, keepdims=True))
-    spread = ops.where(nonzero, spread, ops.ones_like(spread))
-    # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf entry,
-    # so a group holding one gets a NaN norm instead of looking like zeros.
-    poison = ops.sum(x * 0, axis=axes, keepdims=True)
-    return unit, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
+    dtype = backend.standardize_dtype(x.dtype)
+    squares = ops.sum(ops.square(x), axis=axes, keepdims=True)
+    # Squares below the smallest normal number are lost; n of them cost less
+    # than one rounding of a sum above this threshold.
+    smallest = 2.0 ** _MIN_EXPONENT[dtype] * group_size(tuple(x.shape), axes) / EPSILON[dtype]
+    plain = ops.all(ops.logical_and(squares >= smallest, squares < float("inf")))
+
+    def direct():
+        norm = ops.sqrt(squares)
+        return ops.ones_like(squares), norm, norm
+
+    def scaled():
+        peak = ops.max(ops.abs(x), axis=axes, keepdims=True)
+        nonzero = peak > 0
+        safe = ops.where(nonzero, peak, ops.ones_like(peak))
+        # Divide by sqrt(peak) twice: XLA turns x / peak into x * (1 / peak),
+        # and 1 / peak is subnormal (flushed to 0 on CPU) when peak is near
+        # the dtype's maximum; 1 / sqrt(peak) is always a normal number.
+        root = ops.sqrt(safe)
+        spread = ops.sqrt(ops.sum(ops.square((x / root) / root), axis=axes, keepdims=True))
+        spread = ops.where(nonzero, spread, ops.ones_like(spread))
+        # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf
+        # entry, so a group holding one gets a NaN norm, not a zero one.
+        poison = ops.sum(x * 0, axis=axes, keepdims=True)
+        norm = ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
+        return root, spread, norm
+
+    root, spread, norm = ops.cond(plain, direct, scaled)
+    return (x / root) / root, spread, norm
 
 
 def group_norm(x, axes):

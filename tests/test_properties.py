@@ -185,6 +185,14 @@ def test_a_nan_stays_inside_its_group(cls, dtype):
         if axes == "elementwise":
             same_group = np.zeros(x.shape, bool)
             same_group[index] = True
-        np.testing.assert_array_equal(out[~same_group], clean[~same_group])
+        if isinstance(constraint, (L2Ball, UnitSphere, NormBand)):
+            # The norm takes its overflow-safe path for the whole tensor when
+            # any group needs it (a NaN does): other groups may then round
+            # differently, by an ulp, but stay finite and correct.
+            assert not np.any(np.isnan(out[~same_group]))
+            np.testing.assert_allclose(out[~same_group], clean[~same_group], rtol=4 * EPS[dtype],
+                                       atol=0)
+        else:
+            np.testing.assert_array_equal(out[~same_group], clean[~same_group])
 
     check()

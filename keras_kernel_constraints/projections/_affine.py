@@ -114,7 +114,7 @@ def project_sum_to(w, value=1.0, axis=None):
     acc = _groups.compute_dtype(dtype)
     x = ops.cast(w, acc)
     scale = 2.0 ** math.ceil(math.log2(n))
-    scaled_sum = _groups.group_sum(x * (1.0 / scale), axes)
+    scaled_sum = _groups.scaled_group_sum(x, axes, 1.0 / scale)
     target = ops.convert_to_tensor(value, dtype=acc)
     shift = (target * (1.0 / scale) - scaled_sum) * (scale / n)
     return ops.cast(x + shift, dtype)

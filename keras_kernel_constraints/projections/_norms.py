@@ -8,8 +8,9 @@ and is returned bit for bit; so is every other group that is inside. This
 makes the projections idempotent exactly, not just up to rounding: rounding
 a rescaled group to the weight's dtype moves its norm by at most ``eps / 2``
 and computing the norm errs by about as much again, so a projected group
-always lands within the slack. Norms use a max-scaling that
-cannot overflow (see ``_groups.group_norm_parts``). float16 and bfloat16 are
+always lands within the slack. Norms are one plain reduction when no group
+can overflow or underflow, and a max-scaled one otherwise (see
+``_groups.group_norm_parts``). float16 and bfloat16 are
 computed in float32.
 """
 

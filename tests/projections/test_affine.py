@@ -221,6 +221,29 @@ def test_sum_to_finite_extremes_give_no_nan(dtype):
         np.testing.assert_allclose(out, as_f64(w) + 0.25, rtol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+@pytest.mark.parametrize(
+    "shape, axis",
+    [((6, 3), None), ((3, 6), -1), ((3, 3, 2, 4), None), ((4, 3, 3, 2), (1, 2, 3)),
+     ((3, 4, 2), (0, 2))],  # leading, trailing and split group axes
+)
+def test_sum_to_extremes_in_every_group_layout_stay_finite_under_xla(dtype, shape, axis):
+    big = float(np.finfo(np_dtype(dtype)).max) * 0.9
+    # Every group sum overflows unless scaled first; the projection, 1/n
+    # everywhere, is representable.
+    w = np.full(shape, big)
+    out = as_f64(jit(lambda x: project_sum_to(x, 1.0, axis=axis))(tensor(w, dtype)))
+    assert np.all(np.isfinite(out))
+    w32 = as_f64(tensor(w, dtype))
+    axes = (0, 1, 2) if axis is None and len(shape) == 4 else (
+        (0,) if axis is None else ((len(shape) - 1,) if axis == -1 else axis))
+    # The projection is linear in (w, value): the float64 reference works on
+    # w / big, where its own sums cannot overflow. Entries of size big carry
+    # rounding of a few eps * big.
+    expected = big * reference_sum_to(w32 / big, 1.0 / big, axes)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=16 * EPS[dtype] * big)
+
+
 def test_sum_to_nan_stays_in_its_group():
     w = np.array([[np.nan, 1.0], [0.0, 2.0]], "float32")
     out = to_numpy(project_sum_to(w, 1.0))  # groups are the columns
