@@ -1,22 +1,146 @@
-"""The benchmark scripts run end to end on tiny sizes (no speed is asserted)."""
+"""The benchmark harness runs end to end in smoke mode; its helpers compute what
+they claim. No speed is asserted anywhere: benchmarks are scripts."""
+
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
+from benchmarks import __main__ as bench_main
+from benchmarks import report, scaling
 
-def test_simplex_benchmark_runs_and_reports_a_ratio(capsys):
-    pytest.importorskip("optax")
-    from benchmarks import simplex
-
-    times = simplex.main(["--rows", "50", "--n", "8", "--repeats", "2"])
-    assert len(times) == 2 and all(t["min"] > 0 for t in times.values())
-    assert "ratio ours / optax" in capsys.readouterr().out
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def test_monotone_benchmark_runs_and_reports_ratios(capsys):
-    pytest.importorskip("scipy")
-    from benchmarks import monotone
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One ``python -m benchmarks --smoke`` run in a fresh process."""
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, json.loads((out / "benchmarks.json").read_text()), done.stdout
 
-    results = monotone.main(["--rows", "20", "--n", "8", "--long", "300", "--repeats", "2"])
-    assert len(results) == 2
-    assert all(r["ratio"]["min"] > 0 for r in results.values())
-    assert capsys.readouterr().out.count("ratio ours / scipy") == 2
+
+def _positive(t):
+    return math.isfinite(t["min"]) and t["min"] > 0 and t["median"] >= t["min"]
+
+
+def test_smoke_header_names_machine_and_library_versions(smoke):
+    _, results, stdout = smoke
+    assert results["smoke"] and results["backend"] == "tensorflow" and results["device"] == "CPU"
+    for library in ("keras", "numpy"):
+        assert f"{library} {results['versions'][library]}" in stdout.splitlines()[0]
+
+
+def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
+    _, results, _ = smoke
+    by_title = {m["title"]: m for m in results["measures"]}
+    assert list(by_title) == [m.TITLE for m in bench_main.MEASURES.values()]
+
+    training = by_title["Training overhead"]["rows"]
+    assert training[0]["contender"] == "unconstrained"
+    # Every constraint of the package is in the training measure.
+    from keras_kernel_constraints.constraints import ALL_CONSTRAINTS
+    labels = " ".join(r["contender"] for r in training)
+    assert all(cls.__name__ + "(" in labels for cls in ALL_CONSTRAINTS)
+    for row in training + by_title["Memory-bound floor"]["rows"]:
+        assert _positive(row) and row["ratio"]["min"] > 0
+
+    for s in by_title["Projection throughput"]["sets"]:
+        ours, *anchors = s["rows"]
+        assert ours["contender"] == "ours" and _positive(ours)
+        for row in anchors:
+            if "skipped" in row:  # only a missing library may skip an anchor
+                assert row["skipped"].endswith("not installed")
+            else:
+                assert _positive(row) and row["ratio"]["min"] > 0
+        if s["ratio"] is not None:
+            assert s["ratio"]["min"] == pytest.approx(
+                ours["min"] / min(r["min"] for r in anchors if "skipped" not in r))
+
+    sweeps = by_title["Scaling"]["sweeps"]
+    assert {(s["family"], s["sweep"]) for s in sweeps} == {
+        (f, w) for f in ("simplex", "monotone") for w in ("length", "groups")}
+    for sweep in sweeps:
+        ours = sweep["curves"]["ours"]
+        assert len(ours["min"]) == len(sweep["sizes"]) and all(t > 0 for t in ours["min"])
+        assert ours["exponent"] is not None and math.isfinite(ours["exponent"])
+
+
+def test_smoke_writes_the_page_and_plots(smoke):
+    out, results, _ = smoke
+    page = (out / "benchmarks.md").read_text()
+    assert "smoke mode" in page and "## Summary" in page
+    for measure in results["measures"]:
+        assert f"## {measure['title']}" in page
+    if importlib.util.find_spec("matplotlib"):
+        images = sorted(p.name for p in (out / "img").glob("*.png"))
+        assert images == sorted(["training_overhead.png", "projection_throughput.png",
+                                 "memory-bound_floor.png", "scaling_length.png",
+                                 "scaling_groups.png"])
+        for name in images:
+            assert f"](img/{name})" in page
+
+
+def test_anchors_are_checked_against_ours_before_timing():
+    """A contender that computes something else fails the run, not the ratio."""
+    import numpy as np
+
+    from benchmarks import _timing
+    from benchmarks.throughput import Anchor, compare
+
+    def wrong(data, placement):
+        return _timing.host_rows(lambda row: row * 2.0, data)
+
+    data = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    with pytest.raises(AssertionError, match="disagrees with ours"):
+        compare(lambda x: x, [Anchor("wrong", "numpy", wrong)], data,
+                _timing.Placement("cpu"), repeats=1)
+
+
+def test_gpu_request_without_a_gpu_fails_clearly():
+    import tensorflow as tf
+
+    from benchmarks import _timing
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible")
+    with pytest.raises(SystemExit, match="sees no GPU"):
+        _timing.Placement("gpu")
+
+
+def test_exponent_is_the_log_log_slope_of_the_largest_sizes():
+    sizes = [10, 100, 1_000, 10_000, 100_000]
+    # A fixed cost dominates the small sizes; the fit must ignore them.
+    assert scaling.exponent(sizes, [1.0 + 0 * n for n in sizes[:2]] +
+                            [1e-6 * n for n in sizes[2:]]) == pytest.approx(1.0)
+    assert scaling.exponent(sizes, [3e-9 * n**2 for n in sizes]) == pytest.approx(2.0)
+
+
+def test_misses_name_only_the_figures_over_their_target():
+    results = {"measures": [
+        {"title": "Training overhead", "rows": [
+            {"contender": "NonNeg()", "ratio": {"min": 1.01, "median": 1.2}, "target": 1.03},
+            {"contender": "Simplex(1.0)", "ratio": {"min": 1.2, "median": 1.2}, "target": 1.1},
+            {"contender": "keras NonNeg()", "ratio": {"min": 9.0, "median": 9.0},
+             "target": None}]},
+    ]}
+    missed = report.misses(results)
+    assert [(title, item) for title, item, *_ in missed] == [("Training overhead",
+                                                              "Simplex(1.0)")]
+    assert "bisection" in missed[0][-1]  # the explanation travels with the miss
+
+
+def test_only_a_full_run_writes_into_docs(tmp_path):
+    assert bench_main.parse([]).out == bench_main.DOCS
+    for argv in (["--smoke"], ["--only", "floor"]):
+        assert bench_main.parse(argv).out is None  # main() makes a temporary folder
+    assert bench_main.parse(["--out", str(tmp_path)]).out == tmp_path
+    with pytest.raises(SystemExit):
+        bench_main.parse(["--only", "nonsense"])

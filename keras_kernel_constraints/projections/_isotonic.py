@@ -204,7 +204,7 @@ def _cumsum(x, block=16):
 
     Rows longer than ``block`` go by blocks: running sums inside each block
     plus the blocks' own cumulative offsets. XLA on CPU runs this faster
-    than one long cumulative sum (``benchmarks.monotone`` on 100,000 entries:
+    than one long cumulative sum (on 100,000 entries, timed with ``benchmarks``:
     about 17% less time overall), and plain additions keep float64 on every
     backend (Keras's cumsum returns float32 for float64 input on PyTorch).
     """

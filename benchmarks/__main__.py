@@ -1,0 +1,158 @@
+"""Run every benchmark measure and write the results page.
+
+    python -m benchmarks                  # full run, CPU: rewrites docs/benchmarks.md, docs/img/
+    python -m benchmarks --smoke          # tiny sizes, a minute: checks the harness works
+    python -m benchmarks --device gpu     # the same measures on a GPU
+    python -m benchmarks --only training,floor --out /tmp/bench
+    python -m benchmarks --backend jax    # Keras on JAX instead of TensorFlow
+
+Install the anchors first: ``pip install -e ".[tf-cpu,bench]"``. Anchors
+that are not installed are listed as skipped. Nothing here asserts a speed:
+targets are reported as met or missed.
+
+On the TensorFlow backend with JAX installed, the throughput measure is run
+a second time in a child process on Keras's JAX backend, so our code and
+optax also meet under the same runtime and dispatch; both tables go on the
+page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import _timing, floor, report, scaling, throughput, training
+
+MEASURES = {"training": training, "throughput": throughput, "floor": floor, "scaling": scaling}
+
+FULL = {
+    "training": {"image": 32, "filters": (32, 32, 64), "batch": 64, "repeats": 30,
+                 "steps_per_sample": 5},
+    "throughput": {"rows": 10_000, "n": 64, "repeats": 30},
+    "floor": {"shape": (4096, 4096), "repeats": 30},
+    "scaling": {"lengths": [16, 100, 1_000, 10_000, 100_000, 1_000_000],
+                "groups": [1, 10, 100, 1_000, 10_000, 100_000], "n": 64, "repeats": 10},
+}
+SMOKE = {
+    "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2,
+                 "steps_per_sample": 1},
+    "throughput": {"rows": 16, "n": 8, "repeats": 2},
+    "floor": {"shape": (64, 64), "repeats": 2},
+    "scaling": {"lengths": [16, 64, 256], "groups": [1, 4, 16], "n": 8, "repeats": 2},
+}
+
+LIBRARIES = ["keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "optax", "scipy",
+             "scikit-learn", "numpy", "matplotlib"]
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+
+
+def versions():
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes and 2 rounds: checks the harness, measures nothing")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default=None,
+                        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--only", default=",".join(MEASURES),
+                        help=f"comma-separated subset of {', '.join(MEASURES)}")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="interleaved rounds per comparison (overrides every measure's)")
+    parser.add_argument("--out", type=pathlib.Path, default=None,
+                        help="where benchmarks.md, benchmarks.json and img/ go (default: docs/ "
+                             "for a full run of every measure, a temporary folder otherwise)")
+    args = parser.parse_args(argv)
+    args.only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = sorted(set(args.only) - set(MEASURES))
+    if unknown:
+        parser.error(f"--only: unknown measure(s) {unknown}; choose from {list(MEASURES)}")
+    if args.out is None:
+        full = not args.smoke and args.only == list(MEASURES)
+        # Only a full run replaces the published page; partial and smoke runs
+        # must not overwrite it with a mix of runs.
+        args.out = DOCS if full else None
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.out is None:
+        args.out = pathlib.Path(tempfile.mkdtemp(prefix="kkc-bench-"))
+    if args.backend:  # before Keras is imported
+        os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+
+    placement = _timing.Placement(args.device)
+    found = versions()
+    results = {
+        "date": datetime.date.today().isoformat(),
+        "smoke": args.smoke,
+        "machine": _timing.machine_header(**found),
+        "versions": found,
+        "backend": placement.backend,
+        "device": placement.describe(),
+        "measures": [],
+    }
+    print(results["machine"])
+    print(f"Keras {keras.__version__} on {placement.backend}, {results['device']}"
+          f"{' (smoke mode)' if args.smoke else ''}\n")
+    sizes = SMOKE if args.smoke else FULL
+    for name in args.only:
+        measure_sizes = dict(sizes[name])
+        if args.repeats is not None:
+            measure_sizes["repeats"] = args.repeats
+        start = time.perf_counter()
+        print(f"== {MEASURES[name].TITLE} ...", flush=True)
+        result = MEASURES[name].run(measure_sizes, placement)
+        result["seconds"] = time.perf_counter() - start
+        results["measures"].append(result)
+        print(f"   done in {result['seconds']:.0f} s", flush=True)
+    if ("throughput" in args.only and placement.backend == "tensorflow"
+            and importlib.util.find_spec("jax") is not None):
+        results["measures"].append(_throughput_on_jax(args))
+    page = report.write(results, args.out)
+    print()
+    for title, item, ratio, target in report.summary_rows(results):
+        verdict = "met" if ratio["min"] <= target else "MISSED"
+        print(f"{title:<22} {item:<58} {ratio['min']:7.3f} (median {ratio['median']:.3f})"
+              f"  target <= {target:g}: {verdict}")
+    print(f"\nwrote {page} and {args.out / 'img'}")
+    return results
+
+
+def _throughput_on_jax(args):
+    """The throughput measure on Keras's JAX backend, in a child process."""
+    print(f"== {throughput.TITLE} on Keras's JAX backend (child process) ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="kkc-bench-jax-") as out:
+        command = [sys.executable, "-m", "benchmarks", "--backend", "jax", "--only", "throughput",
+                   "--device", args.device, "--out", out]
+        command += ["--smoke"] * args.smoke
+        command += ["--repeats", str(args.repeats)] * (args.repeats is not None)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        measure = json.loads((pathlib.Path(out) / "benchmarks.json").read_text())["measures"][0]
+    measure["title"] = f"{throughput.TITLE}, Keras on JAX"
+    print(f"   done in {measure['seconds']:.0f} s", flush=True)
+    return measure
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Measure 1: training-step overhead of each constraint in a small Conv2D network.
+
+One model per constraint (the same constraint on every kernel: three Conv2D
+layers and the Dense head), plus an unconstrained twin, all compiled with
+``jit_compile=True``; their ``train_on_batch`` steps on one fixed batch are
+timed interleaved, several steps per sample. The ratio is the constrained step time over the
+unconstrained one; the difference (ms) is what the projections cost per step.
+
+    python -m benchmarks.training [--smoke] [--device cpu|gpu]
+"""
+
+from __future__ import annotations
+
+from benchmarks import _timing
+
+TITLE = "Training overhead"
+
+# Targets from issue 6: cheap sets within 3 %, sorting/merging sets within 10 %.
+CHEAP, SORTING = 1.03, 1.10
+# A second unconstrained model: the noise floor of the comparison.
+CONTROL = "unconstrained, second copy (control)"
+
+
+def contenders():
+    """``{label: (constraint or None, target or None)}``; Keras built-ins have no target."""
+    import keras
+
+    from keras_kernel_constraints import constraints as kc
+
+    return {
+        "NonNeg()": (kc.NonNeg(), CHEAP),
+        "Box(-0.1, 0.1)": (kc.Box(-0.1, 0.1), CHEAP),
+        "SumTo(1.0)": (kc.SumTo(1.0), CHEAP),
+        "L2Ball(1.0)": (kc.L2Ball(1.0), CHEAP),
+        "UnitSphere(1.0)": (kc.UnitSphere(1.0), CHEAP),
+        "NormBand(0.5, 1.0)": (kc.NormBand(0.5, 1.0), CHEAP),
+        "L1Ball(1.0)": (kc.L1Ball(1.0), CHEAP),
+        "LinfBall(0.1)": (kc.LinfBall(0.1), CHEAP),
+        "Simplex(1.0)": (kc.Simplex(1.0), SORTING),
+        "CappedSimplex(1.0, 0.0, 0.5)": (kc.CappedSimplex(1.0, 0.0, 0.5), SORTING),
+        "Monotone()": (kc.Monotone(), SORTING),
+        "keras NonNeg()": (keras.constraints.NonNeg(), None),
+        "keras MaxNorm(1.0, axis=[0, 1, 2])": (keras.constraints.MaxNorm(1.0, [0, 1, 2]), None),
+        "keras UnitNorm(axis=[0, 1, 2])": (keras.constraints.UnitNorm([0, 1, 2]), None),
+    }
+
+
+def build_model(constraint, image, filters, seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    conv = dict(kernel_size=3, padding="same", activation="relu", kernel_constraint=constraint)
+    dense_constraint = constraint
+    if isinstance(constraint, (keras.constraints.MaxNorm, keras.constraints.UnitNorm)):
+        # Keras's norm constraints take explicit axes: a Dense kernel's are [0].
+        dense_constraint = type(constraint).from_config({**constraint.get_config(), "axis": 0})
+    model = keras.Sequential([
+        keras.Input((image, image, 3)),
+        keras.layers.Conv2D(filters[0], **conv),
+        keras.layers.Conv2D(filters[1], strides=2, **conv),
+        keras.layers.Conv2D(filters[2], strides=2, **conv),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(10, kernel_constraint=dense_constraint),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=True)
+    return model
+
+
+def run(sizes: dict, placement: _timing.Placement) -> dict:
+    import numpy as np
+
+    image, filters, batch = sizes["image"], sizes["filters"], sizes["batch"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, image, image, 3)).astype("float32")
+    y = rng.integers(0, 10, size=(batch,))
+
+    block = sizes["steps_per_sample"]
+    models = {"unconstrained": (None, None), CONTROL: (None, None), **contenders()}
+    steps = {}
+    with placement.scope():
+        for label, (constraint, _) in models.items():
+            model = build_model(constraint, image, filters)
+            model.train_on_batch(x, y)  # compile now, outside the timed rounds
+
+            def train(model=model):
+                for _ in range(block):
+                    model.train_on_batch(x, y)
+
+            steps[label] = train
+        times = _timing.interleaved(steps, repeats=sizes["repeats"])
+
+    base = {k: v / block for k, v in times["unconstrained"].items()}
+    rows = []
+    for label, (_, target) in models.items():
+        t = {k: v / block for k, v in times[label].items()}
+        rows.append({"contender": label, **t, "ratio": _timing.ratio(t, base),
+                     "extra_ms": (t["min"] - base["min"]) * 1e3, "target": target})
+    return {
+        "title": TITLE,
+        "setup": (f"{len(filters)} Conv2D layers ({', '.join(map(str, filters))} filters, 3x3) "
+                  f"+ Dense(10), inputs {image}x{image}x3, batch {batch}, Adam, "
+                  f"jit_compile=True, {placement.describe()}; {sizes['repeats']} interleaved "
+                  f"rounds of {block} steps per model; '{CONTROL}' is an identical "
+                  f"unconstrained model: its ratio shows the resolution of the measurement"),
+        "rows": rows,
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    from benchmarks.__main__ import main
+
+    main(["--only", "training", *sys.argv[1:]])
