@@ -42,7 +42,10 @@ def test_smoke_header_names_machine_and_library_versions(smoke):
 def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
     _, results, _ = smoke
     by_title = {m["title"]: m for m in results["measures"]}
-    assert list(by_title) == [m.TITLE for m in bench_main.MEASURES.values()]
+    titles = [m.TITLE for m in bench_main.MEASURES.values()]
+    if importlib.util.find_spec("jax"):  # the throughput measure again, on Keras's JAX backend
+        titles.append("Projection throughput, Keras on JAX")
+    assert list(by_title) == titles
 
     training = by_title["Training overhead"]["rows"]
     assert training[0]["contender"] == "unconstrained"
@@ -53,7 +56,8 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
     for row in training + by_title["Memory-bound floor"]["rows"]:
         assert _positive(row) and row["ratio"]["min"] > 0
 
-    for s in by_title["Projection throughput"]["sets"]:
+    throughput = [m for title, m in by_title.items() if title.startswith("Projection throughput")]
+    for s in (s for m in throughput for s in m["sets"]):
         ours, *anchors = s["rows"]
         assert ours["contender"] == "ours" and _positive(ours)
         for row in anchors:
@@ -82,9 +86,11 @@ def test_smoke_writes_the_page_and_plots(smoke):
         assert f"## {measure['title']}" in page
     if importlib.util.find_spec("matplotlib"):
         images = sorted(p.name for p in (out / "img").glob("*.png"))
-        assert images == sorted(["training_overhead.png", "projection_throughput.png",
-                                 "memory-bound_floor.png", "scaling_length.png",
-                                 "scaling_groups.png"])
+        expected = ["training_overhead.png", "projection_throughput.png",
+                    "memory-bound_floor.png", "scaling_length.png", "scaling_groups.png"]
+        if importlib.util.find_spec("jax"):
+            expected.append("projection_throughput_keras_on_jax.png")
+        assert images == sorted(expected)
         for name in images:
             assert f"](img/{name})" in page
 
