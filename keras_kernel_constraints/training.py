@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 
 import keras
 
+__all__ = ["ConstraintViolation", "ProjectedEMA", "Rule", "attach", "keep_ema_feasible",
+           "project_now"]
+
 
 def project_now(variables):
     """Apply each variable's constraint to its current value, in place.
@@ -30,14 +33,14 @@ def project_now(variables):
 
     Example:
 
-    >>> from keras_kernel_constraints.constraints import NonNeg
-    >>> layer = keras.layers.Dense(2, kernel_constraint=NonNeg())
-    >>> layer.build((None, 3))
-    >>> _ = layer.kernel.assign(-np.ones((3, 2)))  # bypasses the constraint
-    >>> [v.name for v in project_now(layer)]
-    ['kernel']
-    >>> float(layer.kernel.numpy().min())
-    0.0
+        >>> from keras_kernel_constraints.constraints import NonNeg
+        >>> layer = keras.layers.Dense(2, kernel_constraint=NonNeg())
+        >>> layer.build((None, 3))
+        >>> _ = layer.kernel.assign(-np.ones((3, 2)))  # bypasses the constraint
+        >>> [v.name for v in project_now(layer)]
+        ['kernel']
+        >>> float(layer.kernel.numpy().min())
+        0.0
     """
     if isinstance(variables, keras.layers.Layer):
         variables = variables.trainable_weights
@@ -75,6 +78,19 @@ def keep_ema_feasible(optimizer):
 
     Returns:
         The (inner) optimizer that was patched.
+
+    Example:
+
+        >>> from keras_kernel_constraints.constraints import Box
+        >>> optimizer = keras.optimizers.Adam(0.1, use_ema=True)
+        >>> keep_ema_feasible(optimizer) is optimizer
+        True
+        >>> model = keras.Sequential([keras.Input((3,)),
+        ...                           keras.layers.Dense(2, kernel_constraint=Box(0.0, 0.1))])
+        >>> model.compile(optimizer, "mse")
+        >>> history = model.fit(np.ones((8, 3)), 5 * np.ones((8, 2)), epochs=2, verbose=0)
+        >>> bool(model.layers[0].kernel.numpy().max() <= 0.1)  # the EMA written back is feasible
+        True
     """
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     if getattr(inner, "_kkc_ema_feasible", False):
@@ -118,14 +134,14 @@ class ProjectedEMA(keras.callbacks.Callback):
 
     Example:
 
-    >>> from keras_kernel_constraints.constraints import Box
-    >>> model = keras.Sequential([keras.Input((3,)),
-    ...                           keras.layers.Dense(2, kernel_constraint=Box(0.0, 0.1))])
-    >>> model.compile(keras.optimizers.Adam(use_ema=True), "mse")
-    >>> history = model.fit(np.ones((8, 3)), np.ones((8, 2)), verbose=0,
-    ...                     callbacks=[ProjectedEMA()])
-    >>> bool(0.0 <= model.layers[0].kernel.numpy().min())
-    True
+        >>> from keras_kernel_constraints.constraints import Box
+        >>> model = keras.Sequential([keras.Input((3,)),
+        ...                           keras.layers.Dense(2, kernel_constraint=Box(0.0, 0.1))])
+        >>> model.compile(keras.optimizers.Adam(use_ema=True), "mse")
+        >>> history = model.fit(np.ones((8, 3)), np.ones((8, 2)), verbose=0,
+        ...                     callbacks=[ProjectedEMA()])
+        >>> bool(0.0 <= model.layers[0].kernel.numpy().min())
+        True
     """
 
     def on_train_begin(self, logs=None):
@@ -150,6 +166,13 @@ class Rule:
             name. Default ``"kernel"``.
         constraint: A constraint (instance, name or config), or ``None``.
         regularizer: A regularizer (instance, name or config), or ``None``.
+
+    Example:
+
+        >>> from keras_kernel_constraints.constraints import NonNeg
+        >>> rule = Rule(keras.layers.Dense, "kernel", constraint=NonNeg())
+        >>> rule.matches(keras.layers.Dense(2)), rule.matches(keras.layers.Conv1D(2, 3))
+        (True, False)
     """
 
     layers: str | type | Callable
@@ -210,12 +233,12 @@ def attach(model, rules):
 
     Example:
 
-    >>> from keras_kernel_constraints.constraints import NonNeg
-    >>> from keras_kernel_constraints.regularizers import NonNegPenalty
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="head")])
-    >>> changed = attach(model, Rule("head", "kernel", NonNeg(), NonNegPenalty(0.1)))
-    >>> [v.name for v in changed], len(model.losses)
-    (['kernel'], 1)
+        >>> from keras_kernel_constraints.constraints import NonNeg
+        >>> from keras_kernel_constraints.regularizers import NonNegPenalty
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="head")])
+        >>> changed = attach(model, Rule("head", "kernel", NonNeg(), NonNegPenalty(0.1)))
+        >>> [v.name for v in changed], len(model.losses)
+        (['kernel'], 1)
     """
     if isinstance(rules, (Rule, dict)):
         rules = [rules]
@@ -288,14 +311,14 @@ class ConstraintViolation(keras.callbacks.Callback):
 
     Example:
 
-    >>> from keras_kernel_constraints.constraints import NonNeg
-    >>> model = keras.Sequential([keras.Input((3,)),
-    ...                           keras.layers.Dense(2, kernel_constraint=NonNeg())])
-    >>> model.compile("sgd", "mse")
-    >>> history = model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0,
-    ...                     callbacks=[ConstraintViolation()])
-    >>> history.history["violation/max"]
-    [0.0]
+        >>> from keras_kernel_constraints.constraints import NonNeg
+        >>> model = keras.Sequential([keras.Input((3,)),
+        ...                           keras.layers.Dense(2, kernel_constraint=NonNeg())])
+        >>> model.compile("sgd", "mse")
+        >>> history = model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0,
+        ...                     callbacks=[ConstraintViolation()])
+        >>> history.history["violation/max"]
+        [0.0]
     """
 
     def on_epoch_end(self, epoch, logs=None):

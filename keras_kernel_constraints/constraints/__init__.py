@@ -92,8 +92,8 @@ def get(identifier):
 
     Example:
 
-    >>> get("sum_to")
-    SumTo(value=1.0, axis=None)
+        >>> get("sum_to")
+        SumTo(value=1.0, axis=None)
     """
     return _lookup.resolve(identifier, _BY_NAME, "constraint", keras.constraints.get)
 

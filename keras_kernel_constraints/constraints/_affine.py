@@ -17,17 +17,21 @@ from keras_kernel_constraints.projections import (
 
 @_register
 class NonNeg(ProjectionConstraint):
-    """Keeps every entry ``>= 0``: the projection ``max(w, 0)``.
+    r"""Keeps every entry ``>= 0``: the projection ``max(w, 0)``.
+
+    $$
+    C = \{w : w_i \ge 0\}, \qquad P(w) = \max(w, 0)
+    $$
 
     Same result as ``keras.constraints.NonNeg``, plus a dtype check, a
     companion penalty and value equality.
 
     Example:
 
-    >>> layer = keras.layers.Dense(3, kernel_constraint=NonNeg())
-    >>> import numpy as np
-    >>> np.asarray(NonNeg()(np.array([-1.0, 2.0])))
-    array([0., 2.])
+        >>> layer = keras.layers.Dense(3, kernel_constraint=NonNeg())
+        >>> import numpy as np
+        >>> np.asarray(NonNeg()(np.array([-1.0, 2.0])))
+        array([0., 2.])
     """
 
     def project(self, w):
@@ -45,7 +49,11 @@ class NonNeg(ProjectionConstraint):
 
 @_register
 class Box(ProjectionConstraint):
-    """Keeps every entry in ``[min_value, max_value]``: the projection ``clip``.
+    r"""Keeps every entry in ``[min_value, max_value]``: the projection ``clip``.
+
+    $$
+    C = \{w : \ell \le w_i \le u\}, \qquad P(w) = \min(\max(w, \ell), u)
+    $$
 
     Args:
         min_value: Finite lower bound.
@@ -53,10 +61,10 @@ class Box(ProjectionConstraint):
 
     Example:
 
-    >>> layer = keras.layers.Dense(3, kernel_constraint=Box(-1.0, 1.0))
-    >>> import numpy as np
-    >>> np.asarray(Box(0.0, 1.0)(np.array([-0.5, 0.5, 1.5])))
-    array([0. , 0.5, 1. ])
+        >>> layer = keras.layers.Dense(3, kernel_constraint=Box(-1.0, 1.0))
+        >>> import numpy as np
+        >>> np.asarray(Box(0.0, 1.0)(np.array([-0.5, 0.5, 1.5])))
+        array([0. , 0.5, 1. ])
     """
 
     def __init__(self, min_value=0.0, max_value=1.0):
@@ -77,7 +85,12 @@ class Box(ProjectionConstraint):
 
 @_register
 class SumTo(GroupedConstraint):
-    """Makes each group of entries sum to ``value``; entries stay free.
+    r"""Makes each group of entries sum to ``value``; entries stay free.
+
+    $$
+    C = \{w : \textstyle\sum_{i \in g} w_i = s\ \ \forall g\}, \qquad
+    P(w)_g = w_g + \frac{s - \sum_{i \in g} w_i}{n_g}
+    $$
 
     The projection onto the hyperplane ``sum(w_g) = value`` shifts every
     entry of a group by the same amount, ``(value - sum(w_g)) / n_g``. Unlike
@@ -97,8 +110,8 @@ class SumTo(GroupedConstraint):
 
     Example:
 
-    >>> conv = keras.layers.Conv2D(8, 3, kernel_constraint=SumTo(1.0))
-    >>> per_spatial_kernel = SumTo(1.0, axis=(0, 1))
+        >>> conv = keras.layers.Conv2D(8, 3, kernel_constraint=SumTo(1.0))
+        >>> per_spatial_kernel = SumTo(1.0, axis=(0, 1))
     """
 
     def __init__(self, value=1.0, axis=None):

@@ -9,7 +9,11 @@ from keras_kernel_constraints._config import ConfigValueMixin
 
 
 class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
-    """A constraint whose call is the exact Euclidean projection onto a set.
+    r"""A constraint whose call is the exact Euclidean projection onto a set.
+
+    $$
+    P(w) = \arg\min_{p \in C} \|p - w\|_2
+    $$
 
     Keras's optimizer calls the constraint after every update,
     ``variable.assign(constraint(variable))``, so the weight is the nearest
@@ -21,6 +25,19 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
     Calling the constraint checks the weight first: a non-float dtype or an
     ``axis`` that does not fit the weight's rank raises ``ValueError`` naming
     the constraint, on first use rather than deep inside a backend op.
+
+    Example:
+
+        A constraint of your own: the set ``{w : w_i <= 0}``.
+
+        >>> class NonPositive(ProjectionConstraint):
+        ...     def project(self, w):
+        ...         return -keras.ops.relu(-w)
+        ...     def get_config(self):
+        ...         return {}
+        >>> import numpy as np
+        >>> np.asarray(NonPositive()(np.array([-1.0, 2.0])))
+        array([-1.,  0.])
     """
 
     def __call__(self, w):
@@ -55,12 +72,27 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
 
 
 class GroupedConstraint(ProjectionConstraint):
-    """A projection constraint acting on groups of entries chosen by ``axis``.
+    r"""A projection constraint acting on groups of entries chosen by ``axis``.
+
+    $$
+    P(w)_g = \arg\min_{p \in C} \|p - w_g\|_2 \ \text{for every group } g
+    $$
 
     ``axis`` is the axis or tuple of axes whose entries form one group;
     ``None`` means every axis but the last for a weight of rank >= 2 and the
     whole tensor otherwise. It is checked for type at construction and
     against the weight's rank on first use.
+
+    Args:
+        axis: Axis or tuple of axes forming one group, or ``None``.
+
+    Example:
+
+        >>> from keras_kernel_constraints.constraints import SumTo
+        >>> SumTo(1.0).group_axes((3, 3, 8, 16))  # one group per filter
+        (0, 1, 2)
+        >>> SumTo(1.0, axis=(0, 1)).group_axes((3, 3, 8, 16))  # per spatial kernel
+        (0, 1)
     """
 
     def __init__(self, axis=None):

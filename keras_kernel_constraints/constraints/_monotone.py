@@ -11,7 +11,12 @@ from keras_kernel_constraints.projections._monotone import monotone_axis, monoto
 
 @_register
 class Monotone(ProjectionConstraint):
-    """Keeps every slice along ``axis`` ordered: the exact isotonic projection.
+    r"""Keeps every slice along ``axis`` ordered: the exact isotonic projection.
+
+    $$
+    C = \{w : w_{i+1} - w_i \ge \delta,\ \ \ell \le w_i \le u\} \ \text{along axis}, \qquad
+    P(w) = \arg\min_{p \in C} \|p - w\|_2
+    $$
 
     The set, per slice ``w`` of length ``n`` along ``axis``
     (``increasing=True``; reversed for ``False``)::
@@ -49,10 +54,10 @@ class Monotone(ProjectionConstraint):
 
     Example:
 
-    >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Monotone(min_value=0.0))
-    >>> import numpy as np
-    >>> np.asarray(Monotone()(np.array([3.0, 1.0, 2.0])))
-    array([2., 2., 2.])
+        >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Monotone(min_value=0.0))
+        >>> import numpy as np
+        >>> np.asarray(Monotone()(np.array([3.0, 1.0, 2.0])))
+        array([2., 2., 2.])
     """
 
     def __init__(self, increasing=True, axis=0, min_value=None, max_value=None, min_step=0.0):

@@ -15,7 +15,11 @@ from keras_kernel_constraints.projections import (
 
 @_register
 class L2Ball(GroupedConstraint):
-    """Each group's l2 norm at most ``radius``: the exact max-norm constraint.
+    r"""Each group's l2 norm at most ``radius``: the exact max-norm constraint.
+
+    $$
+    C = \{w : \|w_g\|_2 \le r\}, \qquad P(w)_g = w_g \min\left(1, \frac{r}{\|w_g\|_2}\right)
+    $$
 
     Groups inside the ball are left exactly as they are; groups outside are
     rescaled onto the sphere. ``keras.constraints.MaxNorm`` divides by
@@ -30,7 +34,7 @@ class L2Ball(GroupedConstraint):
 
     Example:
 
-    >>> layer = keras.layers.Dense(4, kernel_constraint=L2Ball(3.0))
+        >>> layer = keras.layers.Dense(4, kernel_constraint=L2Ball(3.0))
     """
 
     def __init__(self, radius=1.0, axis=None):
@@ -52,7 +56,11 @@ class L2Ball(GroupedConstraint):
 
 @_register
 class UnitSphere(GroupedConstraint):
-    """Each group's l2 norm exactly ``radius``: embeddings or filters on a sphere.
+    r"""Each group's l2 norm exactly ``radius``: embeddings or filters on a sphere.
+
+    $$
+    C = \{w : \|w_g\|_2 = r\}, \qquad P(w)_g = r \frac{w_g}{\|w_g\|_2}
+    $$
 
     The projection ``radius * w_g / ||w_g||``. A group of zeros (which has no
     unique nearest point) maps to ``radius`` at index 0 of every group axis.
@@ -63,7 +71,7 @@ class UnitSphere(GroupedConstraint):
 
     Example:
 
-    >>> embed = keras.layers.Embedding(1000, 16, embeddings_constraint=UnitSphere(axis=-1))
+        >>> embed = keras.layers.Embedding(1000, 16, embeddings_constraint=UnitSphere(axis=-1))
     """
 
     def __init__(self, radius=1.0, axis=None):
@@ -85,7 +93,12 @@ class UnitSphere(GroupedConstraint):
 
 @_register
 class NormBand(GroupedConstraint):
-    """Each group's l2 norm in ``[min_norm, max_norm]``: the exact ``MinMaxNorm``.
+    r"""Each group's l2 norm in ``[min_norm, max_norm]``: the exact ``MinMaxNorm``.
+
+    $$
+    C = \{w : a \le \|w_g\|_2 \le b\}, \qquad
+    P(w)_g = w_g \frac{\operatorname{clip}(\|w_g\|_2, a, b)}{\|w_g\|_2}
+    $$
 
     Groups inside the band are unchanged; others are rescaled to the nearest
     allowed norm. A group of zeros maps to ``min_norm`` at index 0 of every
@@ -98,7 +111,7 @@ class NormBand(GroupedConstraint):
 
     Example:
 
-    >>> layer = keras.layers.Dense(4, kernel_constraint=NormBand(0.5, 2.0))
+        >>> layer = keras.layers.Dense(4, kernel_constraint=NormBand(0.5, 2.0))
     """
 
     def __init__(self, min_norm=0.0, max_norm=1.0, axis=None):
@@ -121,14 +134,18 @@ class NormBand(GroupedConstraint):
 
 @_register
 class LinfBall(ProjectionConstraint):
-    """Every entry in ``[-radius, radius]``: ``Box(-radius, radius)``.
+    r"""Every entry in ``[-radius, radius]``: ``Box(-radius, radius)``.
+
+    $$
+    C = \{w : |w_i| \le r\}, \qquad P(w) = \operatorname{clip}(w, -r, r)
+    $$
 
     Args:
         radius: Positive radius.
 
     Example:
 
-    >>> layer = keras.layers.Dense(4, kernel_constraint=LinfBall(0.1))
+        >>> layer = keras.layers.Dense(4, kernel_constraint=LinfBall(0.1))
     """
 
     def __init__(self, radius=1.0):

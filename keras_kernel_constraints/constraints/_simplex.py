@@ -15,7 +15,11 @@ from keras_kernel_constraints.projections._simplex import check_capped_simplex_s
 
 @_register
 class Simplex(GroupedConstraint):
-    """Each group non-negative and summing to ``value``: mixture weights.
+    r"""Each group non-negative and summing to ``value``: mixture weights.
+
+    $$
+    C = \{w : w_i \ge 0,\ \textstyle\sum_{i \in g} w_i = s\}, \qquad P(w)_i = \max(w_i - \tau_g, 0)
+    $$
 
     The exact projection ``max(w - tau, 0)`` with one threshold per group
     (bisection, then the exact threshold on its support); entries below the
@@ -28,8 +32,8 @@ class Simplex(GroupedConstraint):
 
     Example:
 
-    >>> mixing = keras.layers.Dense(4, kernel_constraint=Simplex())
-    >>> row_wise = keras.layers.Embedding(100, 8, embeddings_constraint=Simplex(axis=-1))
+        >>> mixing = keras.layers.Dense(4, kernel_constraint=Simplex())
+        >>> row_wise = keras.layers.Embedding(100, 8, embeddings_constraint=Simplex(axis=-1))
     """
 
     def __init__(self, value=1.0, axis=None):
@@ -51,7 +55,12 @@ class Simplex(GroupedConstraint):
 
 @_register
 class CappedSimplex(GroupedConstraint):
-    """Each entry in ``[min_value, max_value]`` and each group summing to ``value``.
+    r"""Each entry in ``[min_value, max_value]`` and each group summing to ``value``.
+
+    $$
+    C = \{w : \ell \le w_i \le u,\ \textstyle\sum_{i \in g} w_i = s\}, \qquad
+    P(w)_i = \min(\max(w_i - \tau_g, \ell), u)
+    $$
 
     The exact projection ``clip(w - tau, min_value, max_value)`` with one
     ``tau`` per group, found by bisection and finished in closed form.
@@ -67,8 +76,8 @@ class CappedSimplex(GroupedConstraint):
 
     Example:
 
-    >>> # attention-like weights: sum to 1, no single weight above 0.5
-    >>> layer = keras.layers.Dense(4, kernel_constraint=CappedSimplex(1.0, 0.0, 0.5))
+        >>> # attention-like weights: sum to 1, no single weight above 0.5
+        >>> layer = keras.layers.Dense(4, kernel_constraint=CappedSimplex(1.0, 0.0, 0.5))
     """
 
     def __init__(self, value=1.0, min_value=0.0, max_value=1.0, axis=None):
@@ -96,7 +105,12 @@ class CappedSimplex(GroupedConstraint):
 
 @_register
 class L1Ball(GroupedConstraint):
-    """Each group's l1 norm at most ``radius``: sparse, bounded filters.
+    r"""Each group's l1 norm at most ``radius``: sparse, bounded filters.
+
+    $$
+    C = \{w : \|w_g\|_1 \le r\}, \qquad
+    P(w)_i = \operatorname{sign}(w_i) \max(|w_i| - \tau_g, 0),\ \tau_g \ge 0
+    $$
 
     The exact projection ``sign(w) * max(|w| - tau, 0)``; groups already in
     the ball are returned unchanged.
@@ -107,7 +121,7 @@ class L1Ball(GroupedConstraint):
 
     Example:
 
-    >>> layer = keras.layers.Dense(4, kernel_constraint=L1Ball(2.0))
+        >>> layer = keras.layers.Dense(4, kernel_constraint=L1Ball(2.0))
     """
 
     def __init__(self, radius=1.0, axis=None):

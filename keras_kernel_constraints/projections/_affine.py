@@ -19,7 +19,9 @@ from keras_kernel_constraints.projections._common import grouped
 def project_non_negative(w):
     r"""Project onto the non-negative orthant.
 
-    .. math:: P(w) = \arg\min_{p \ge 0} \|p - w\|_2 = \max(w, 0)
+    $$
+    P(w) = \arg\min_{p \ge 0} \|p - w\|_2 = \max(w, 0)
+    $$
 
     Elementwise, so every entry is its own group.
 
@@ -31,9 +33,9 @@ def project_non_negative(w):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_non_negative(np.array([-1.5, 0.0, 2.0])))
-    array([0., 0., 2.])
+        >>> import numpy as np
+        >>> np.asarray(project_non_negative(np.array([-1.5, 0.0, 2.0])))
+        array([0., 0., 2.])
     """
     w, _ = _groups.float_tensor(w, "project_non_negative")
     # relu keeps the dtype on every backend; maximum(w, 0) promotes float64
@@ -42,9 +44,11 @@ def project_non_negative(w):
 
 
 def project_box(w, min_value, max_value):
-    r"""Project onto the box :math:`[\text{min\_value}, \text{max\_value}]`.
+    r"""Project onto the box $[\text{min\_value}, \text{max\_value}]$.
 
-    .. math:: P(w) = \min(\max(w, \ell), u)
+    $$
+    P(w) = \min(\max(w, \ell), u)
+    $$
 
     The box is a product of intervals, so clipping each entry is the exact
     Euclidean projection. Bounds are rounded to ``w``'s dtype, so the result
@@ -61,9 +65,9 @@ def project_box(w, min_value, max_value):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_box(np.array([-2.0, 0.5, 3.0]), 0.0, 1.0))
-    array([0. , 0.5, 1. ])
+        >>> import numpy as np
+        >>> np.asarray(project_box(np.array([-2.0, 0.5, 3.0]), 0.0, 1.0))
+        array([0. , 0.5, 1. ])
     """
     w, dtype = _groups.float_tensor(w, "project_box")
     # Bounds as tensors of w's dtype: clip with Python floats rounds them to
@@ -74,9 +78,11 @@ def project_box(w, min_value, max_value):
 
 
 def project_sum_to(w, value=1.0, axis=None):
-    r"""Project each group onto the hyperplane :math:`\{p : \sum_i p_i = s\}`.
+    r"""Project each group onto the hyperplane $\{p : \sum_i p_i = s\}$.
 
-    .. math:: P(w)_g = w_g + \frac{s - \sum_{i \in g} w_i}{n_g}
+    $$
+    P(w)_g = w_g + \frac{s - \sum_{i \in g} w_i}{n_g}
+    $$
 
     the nearest point with the required sum (the hyperplane's normal is the
     all-ones vector, so the correction is the same for every entry of a
@@ -102,9 +108,9 @@ def project_sum_to(w, value=1.0, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_sum_to(np.array([0.6, -0.59, 0.0]), 1.0))
-    array([ 0.93, -0.26,  0.33])
+        >>> import numpy as np
+        >>> np.asarray(project_sum_to(np.array([0.6, -0.59, 0.0]), 1.0))
+        array([ 0.93, -0.26,  0.33])
     """
     w, dtype, shape, axes, n = grouped(w, axis, "project_sum_to")
     if _groups.is_empty(shape):

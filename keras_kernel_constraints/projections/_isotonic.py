@@ -23,8 +23,10 @@ its suffix means ``<= m``), hence the ``min``/``max`` form.
 The junction value is the min-max formula restricted to the junction
 (Barlow et al., 1972, "Statistical Inference under Order Restrictions"):
 
-.. math:: m = \\max_{0 \\le p \\le h} \\min_{1 \\le q \\le h}
-          \\frac{S^L_p + S^R_q}{p + q}
+$$
+m = \\max_{0 \\le p \\le h} \\min_{1 \\le q \\le h}
+\\frac{S^L_p + S^R_q}{p + q}
+$$
 
 with ``S^L_p`` the sum of the ``p`` largest entries of ``L`` and ``S^R_q``
 the sum of the ``q`` smallest of ``R``. For a fixed ``p`` the ratio falls

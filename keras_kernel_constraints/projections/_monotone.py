@@ -19,23 +19,25 @@ def project_monotone(
 ):
     r"""Project every slice along ``axis`` onto the ordered sequences.
 
-    For ``increasing=True`` and a slice :math:`w \in \mathbb{R}^n`:
+    For ``increasing=True`` and a slice $w \in \mathbb{R}^n$:
 
-    .. math:: P(w) = \arg\min_p \|p - w\|_2 \quad \text{s.t.} \quad
-              p_{i+1} - p_i \ge \delta, \quad \ell \le p_i \le u
+    $$
+    P(w) = \arg\min_p \|p - w\|_2 \quad \text{s.t.} \quad
+    p_{i+1} - p_i \ge \delta, \quad \ell \le p_i \le u
+    $$
 
-    with :math:`\delta` = ``min_step``, :math:`\ell` = ``min_value`` and
-    :math:`u` = ``max_value``. Computed exactly, in three steps:
+    with $\delta$ = ``min_step``, $\ell$ = ``min_value`` and
+    $u$ = ``max_value``. Computed exactly, in three steps:
 
-    1. Substitute :math:`z_i = p_i - i\delta`, which turns the steps into
-       plain order :math:`z_{i+1} \ge z_i` (a translation, so distances are
-       unchanged) and, for ordered :math:`z`, the box into the constant box
-       :math:`\ell \le z_i \le u - (n-1)\delta`.
-    2. Isotonic regression of :math:`w_i - i\delta`: the pool-adjacent-
+    1. Substitute $z_i = p_i - i\delta$, which turns the steps into
+       plain order $z_{i+1} \ge z_i$ (a translation, so distances are
+       unchanged) and, for ordered $z$, the box into the constant box
+       $\ell \le z_i \le u - (n-1)\delta$.
+    2. Isotonic regression of $w_i - i\delta$: the pool-adjacent-
        violators solution (Ayer et al., 1955; Barlow et al., 1972), computed
        by batched divide and conquer (see ``_isotonic``).
     3. Clip to the constant box (clipping an isotonic solution is the
-       projection onto its intersection with a box) and add :math:`i\delta`
+       projection onto its intersection with a box) and add $i\delta$
        back.
 
     ``increasing=False`` projects the reversed slice. Slices that already
@@ -63,11 +65,11 @@ def project_monotone(
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_monotone(np.array([1.0, 3.0, 2.0, 4.0])))
-    array([1. , 2.5, 2.5, 4. ])
-    >>> np.asarray(project_monotone(np.array([0.5, -1.0, 2.0]), min_value=0.0))
-    array([0., 0., 2.])
+        >>> import numpy as np
+        >>> np.asarray(project_monotone(np.array([1.0, 3.0, 2.0, 4.0])))
+        array([1. , 2.5, 2.5, 4. ])
+        >>> np.asarray(project_monotone(np.array([0.5, -1.0, 2.0]), min_value=0.0))
+        array([0., 0., 2.])
     """
     owner = "project_monotone"
     w, dtype = _groups.float_tensor(w, owner)

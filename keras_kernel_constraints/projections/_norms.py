@@ -24,9 +24,11 @@ from keras_kernel_constraints.projections._common import grouped
 
 
 def project_l2_ball(w, radius=1.0, axis=None):
-    r"""Project each group onto the l2 ball :math:`\{p : \|p\|_2 \le r\}`.
+    r"""Project each group onto the l2 ball $\{p : \|p\|_2 \le r\}$.
 
-    .. math:: P(w)_g = w_g \cdot \min\left(1, \frac{r}{\|w_g\|_2}\right)
+    $$
+    P(w)_g = w_g \cdot \min\left(1, \frac{r}{\|w_g\|_2}\right)
+    $$
 
     This is the exact max-norm constraint: unlike ``keras.constraints.MaxNorm``
     (``w * clip(n, 0, r) / (eps + n)``) it leaves groups inside the ball
@@ -43,17 +45,19 @@ def project_l2_ball(w, radius=1.0, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_l2_ball(np.array([3.0, 4.0]), 1.0))
-    array([0.6, 0.8])
+        >>> import numpy as np
+        >>> np.asarray(project_l2_ball(np.array([3.0, 4.0]), 1.0))
+        array([0.6, 0.8])
     """
     return _radial(w, 0.0, radius, axis, "project_l2_ball")
 
 
 def project_l2_sphere(w, radius=1.0, axis=None):
-    r"""Project each group onto the sphere :math:`\{p : \|p\|_2 = r\}`.
+    r"""Project each group onto the sphere $\{p : \|p\|_2 = r\}$.
 
-    .. math:: P(w)_g = r \, \frac{w_g}{\|w_g\|_2}
+    $$
+    P(w)_g = r \, \frac{w_g}{\|w_g\|_2}
+    $$
 
     A group of zeros has no nearest point (every point of the sphere is as
     near); it maps to ``r`` times the group's first basis vector: ``r`` at
@@ -69,17 +73,19 @@ def project_l2_sphere(w, radius=1.0, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_l2_sphere(np.array([0.0, 0.0]), 2.0))
-    array([2., 0.])
+        >>> import numpy as np
+        >>> np.asarray(project_l2_sphere(np.array([0.0, 0.0]), 2.0))
+        array([2., 0.])
     """
     return _radial(w, radius, radius, axis, "project_l2_sphere")
 
 
 def project_norm_band(w, min_norm, max_norm, axis=None):
-    r"""Project each group onto :math:`\{p : a \le \|p\|_2 \le b\}`.
+    r"""Project each group onto $\{p : a \le \|p\|_2 \le b\}$.
 
-    .. math:: P(w)_g = w_g \, \frac{\operatorname{clip}(\|w_g\|_2, a, b)}{\|w_g\|_2}
+    $$
+    P(w)_g = w_g \, \frac{\operatorname{clip}(\|w_g\|_2, a, b)}{\|w_g\|_2}
+    $$
 
     The band is not convex when ``a > 0``, but the radial map is still the
     nearest point for every non-zero group. A group of zeros maps to ``a``
@@ -96,9 +102,9 @@ def project_norm_band(w, min_norm, max_norm, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_norm_band(np.array([0.3, 0.4]), 1.0, 2.0))
-    array([0.6, 0.8])
+        >>> import numpy as np
+        >>> np.asarray(project_norm_band(np.array([0.3, 0.4]), 1.0, 2.0))
+        array([0.6, 0.8])
     """
     return _radial(w, min_norm, max_norm, axis, "project_norm_band")
 
@@ -126,9 +132,11 @@ def _radial(w, min_norm, max_norm, axis, owner):
 
 
 def project_linf_ball(w, radius=1.0):
-    r"""Project onto the l-infinity ball :math:`\{p : |p_i| \le r\}`.
+    r"""Project onto the l-infinity ball $\{p : |p_i| \le r\}$.
 
-    .. math:: P(w) = \operatorname{clip}(w, -r, r)
+    $$
+    P(w) = \operatorname{clip}(w, -r, r)
+    $$
 
     A box, so elementwise and exact in every dtype.
 
@@ -141,8 +149,8 @@ def project_linf_ball(w, radius=1.0):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_linf_ball(np.array([-3.0, 0.5]), 1.0))
-    array([-1. ,  0.5])
+        >>> import numpy as np
+        >>> np.asarray(project_linf_ball(np.array([-3.0, 0.5]), 1.0))
+        array([-1. ,  0.5])
     """
     return project_box(w, -radius, radius)

@@ -16,17 +16,19 @@ from keras_kernel_constraints.projections._common import grouped
 
 
 def project_simplex(w, value=1.0, axis=None):
-    r"""Project each group onto the simplex :math:`\{p : p \ge 0, \sum p = s\}`.
+    r"""Project each group onto the simplex $\{p : p \ge 0, \sum p = s\}$.
 
-    .. math:: P(w)_i = \max(w_i - \tau, 0), \quad
-              \sum_i \max(w_i - \tau, 0) = s
+    $$
+    P(w)_i = \max(w_i - \tau, 0), \quad
+    \sum_i \max(w_i - \tau, 0) = s
+    $$
 
-    with one threshold :math:`\tau` per group (Held, Wolfe & Crowder 1974;
-    Duchi et al., ICML 2008). :math:`f(\tau) = \sum_i \max(w_i - \tau, 0)`
+    with one threshold $\tau$ per group (Held, Wolfe & Crowder 1974;
+    Duchi et al., ICML 2008). $f(\tau) = \sum_i \max(w_i - \tau, 0)$
     falls from at least ``s`` at ``max(w) - s`` to 0 at ``max(w)``;
     bisection on that bracket (a fixed 64 halvings in float32, 128 in
-    float64) finds the support :math:`S = \{i : w_i > \tau\}`, and the exact
-    finish computes :math:`\tau = (\sum_{i \in S} w_i - s) / |S|` with a plain
+    float64) finds the support $S = \{i : w_i > \tau\}$, and the exact
+    finish computes $\tau = (\sum_{i \in S} w_i - s) / |S|$ with a plain
     reduction. O(n * iterations) per group, all groups at once; the classic
     sort-based support detection gives the same result but XLA's CPU sort
     is about three times slower on Conv kernels.
@@ -43,9 +45,9 @@ def project_simplex(w, value=1.0, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_simplex(np.array([0.5, 1.5, -1.0]), 1.0))
-    array([0., 1., 0.])
+        >>> import numpy as np
+        >>> np.asarray(project_simplex(np.array([0.5, 1.5, -1.0]), 1.0))
+        array([0., 1., 0.])
     """
     w, dtype, shape, axes, _ = grouped(w, axis, "project_simplex")
     if _groups.is_empty(shape):
@@ -56,12 +58,14 @@ def project_simplex(w, value=1.0, axis=None):
 
 
 def project_l1_ball(w, radius=1.0, axis=None):
-    r"""Project each group onto the l1 ball :math:`\{p : \|p\|_1 \le r\}`.
+    r"""Project each group onto the l1 ball $\{p : \|p\|_1 \le r\}$.
 
-    .. math:: P(w) = \operatorname{sign}(w) \max(|w| - \max(\tau, 0), 0)
+    $$
+    P(w) = \operatorname{sign}(w) \max(|w| - \max(\tau, 0), 0)
+    $$
 
-    where :math:`\tau` is the simplex threshold of :math:`|w|` for the sum
-    :math:`r` (Duchi et al., ICML 2008, §4). Inside the ball :math:`\tau \le 0`,
+    where $\tau$ is the simplex threshold of $|w|$ for the sum
+    $r$ (Duchi et al., ICML 2008, §4). Inside the ball $\tau \le 0$,
     so the clamp returns ``w`` unchanged, without a branch.
 
     Args:
@@ -75,9 +79,9 @@ def project_l1_ball(w, radius=1.0, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_l1_ball(np.array([2.0, -1.0, 0.0]), 1.0))
-    array([ 1., -0.,  0.])
+        >>> import numpy as np
+        >>> np.asarray(project_l1_ball(np.array([2.0, -1.0, 0.0]), 1.0))
+        array([ 1., -0.,  0.])
     """
     w, dtype, shape, axes, _ = grouped(w, axis, "project_l1_ball")
     if _groups.is_empty(shape):
@@ -89,17 +93,19 @@ def project_l1_ball(w, radius=1.0, axis=None):
 
 
 def project_capped_simplex(w, value, min_value, max_value, axis=None):
-    r"""Project each group onto :math:`\{p : \ell \le p_i \le u, \sum p = s\}`.
+    r"""Project each group onto $\{p : \ell \le p_i \le u, \sum p = s\}$.
 
-    .. math:: P(w)_i = \min(\max(w_i - \tau, \ell), u), \quad
-              \sum_i P(w)_i = s
+    $$
+    P(w)_i = \min(\max(w_i - \tau, \ell), u), \quad
+    \sum_i P(w)_i = s
+    $$
 
     The sum is a non-increasing, piecewise-linear function of the dual
-    variable :math:`\tau`. Bisection on :math:`\tau` (as in jaxopt's
+    variable $\tau$. Bisection on $\tau$ (as in jaxopt's
     ``projection_box_section``), started from a bracket that contains it,
     runs a fixed number of halvings, enough to shrink any bracket to the
     floating-point resolution; then the exact finishing step reads off the
-    entries clipped at ``l`` and at ``u`` and solves for :math:`\tau` on the
+    entries clipped at ``l`` and at ``u`` and solves for $\tau$ on the
     free entries in closed form. Cost: O(n * iterations) with 64 iterations
     in float32 and 128 in float64; all groups at once.
 
@@ -119,9 +125,9 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(project_capped_simplex(np.array([3.0, 1.0, 0.0]), 1.0, 0.0, 0.6))
-    array([0.6, 0.4, 0. ])
+        >>> import numpy as np
+        >>> np.asarray(project_capped_simplex(np.array([3.0, 1.0, 0.0]), 1.0, 0.0, 0.6))
+        array([0.6, 0.4, 0. ])
     """
     w, dtype, shape, axes, n = grouped(w, axis, "project_capped_simplex")
     check_capped_simplex_size(n, value, min_value, max_value, "project_capped_simplex")

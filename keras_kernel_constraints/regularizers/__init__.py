@@ -92,8 +92,8 @@ def get(identifier):
 
     Example:
 
-    >>> get("non_neg_penalty")
-    NonNegPenalty(strength=0.01, power=1)
+        >>> get("non_neg_penalty")
+        NonNegPenalty(strength=0.01, power=1)
     """
     return _lookup.resolve(identifier, _BY_NAME, "regularizer", keras.regularizers.get)
 

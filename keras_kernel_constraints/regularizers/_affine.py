@@ -11,7 +11,11 @@ from keras_kernel_constraints.regularizers._base import GroupedPenalty, Penalty
 
 @_register
 class NonNegPenalty(Penalty):
-    """``strength * sum(relu(-w) ** power)``: the soft form of ``NonNeg``.
+    r"""``strength * sum(relu(-w) ** power)``: the soft form of ``NonNeg``.
+
+    $$
+    R(w) = \lambda \sum_i \max(-w_i, 0)^p
+    $$
 
     Args:
         strength: Finite factor ``>= 0``.
@@ -19,9 +23,9 @@ class NonNegPenalty(Penalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(NonNegPenalty(strength=0.5)(np.array([-2.0, 1.0, -1.0])))
-    1.5
+        >>> import numpy as np
+        >>> float(NonNegPenalty(strength=0.5)(np.array([-2.0, 1.0, -1.0])))
+        1.5
     """
 
     def __init__(self, strength=0.01, power=1):
@@ -33,7 +37,11 @@ class NonNegPenalty(Penalty):
 
 @_register
 class BoxPenalty(Penalty):
-    """``strength * sum((relu(lo - w) + relu(w - hi)) ** power)``.
+    r"""``strength * sum((relu(lo - w) + relu(w - hi)) ** power)``.
+
+    $$
+    R(w) = \lambda \sum_i \bigl(\max(\ell - w_i, 0) + \max(w_i - u, 0)\bigr)^p
+    $$
 
     The soft form of ``Box(lo, hi)``: each entry pays for its distance to
     the interval.
@@ -46,9 +54,9 @@ class BoxPenalty(Penalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(BoxPenalty(0.0, 1.0, strength=1.0)(np.array([-0.5, 0.5, 3.0])))
-    2.5
+        >>> import numpy as np
+        >>> float(BoxPenalty(0.0, 1.0, strength=1.0)(np.array([-0.5, 0.5, 3.0])))
+        2.5
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, strength=0.01, power=1):
@@ -66,7 +74,11 @@ class BoxPenalty(Penalty):
 
 @_register
 class SumToPenalty(GroupedPenalty):
-    """``strength * sum_groups |sum(w_g) - value| ** power``.
+    r"""``strength * sum_groups |sum(w_g) - value| ** power``.
+
+    $$
+    R(w) = \lambda \sum_g \Bigl|\sum_{i \in g} w_i - s\Bigr|^p
+    $$
 
     The soft form of ``SumTo(value, axis)``, with the same groups. (The
     Euclidean distance to the hyperplane is ``|sum(w_g) - value| / sqrt(n)``;
@@ -80,9 +92,9 @@ class SumToPenalty(GroupedPenalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(SumToPenalty(1.0, strength=1.0)(np.array([0.5, 1.5])))
-    1.0
+        >>> import numpy as np
+        >>> float(SumToPenalty(1.0, strength=1.0)(np.array([0.5, 1.5])))
+        1.0
     """
 
     def __init__(self, value=1.0, axis=None, strength=0.01, power=2):

@@ -10,7 +10,11 @@ from keras_kernel_constraints._config import ConfigValueMixin, register
 
 
 class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
-    """A soft penalty: zero on feasible weights, growing with the violation.
+    r"""A soft penalty: zero on feasible weights, growing with the violation.
+
+    $$
+    R(w) = \lambda \, v(w), \qquad v(w) = 0 \iff w \in C
+    $$
 
     ``penalty(w) = strength * sum_groups violation_g(w) ** power``.
 
@@ -22,6 +26,17 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
         strength: Finite factor ``>= 0``.
         power: ``1`` (the l1 form: constant pull, exact zero at the boundary)
             or ``2`` (the smooth quadratic form).
+
+    Example:
+
+        A penalty of your own: the soft form of ``{w : w_i <= 0}``.
+
+        >>> class NonPositivePenalty(Penalty):
+        ...     def violation(self, x):
+        ...         return keras.ops.sum(self._raise(keras.ops.relu(x)))
+        >>> import numpy as np
+        >>> float(NonPositivePenalty(strength=0.5)(np.array([-1.0, 2.0, 1.0])))
+        1.5
     """
 
     def __init__(self, strength=0.01, power=1):
@@ -46,7 +61,25 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
 
 
 class GroupedPenalty(Penalty):
-    """A penalty on groups of entries chosen by ``axis``, as constraints use."""
+    r"""A penalty on groups of entries chosen by ``axis``, as constraints use.
+
+    $$
+    R(w) = \lambda \sum_g v(w_g)
+    $$
+
+    Args:
+        axis: Axis or tuple of axes forming one group, or ``None`` (the
+            convention of the constraints: one group per output unit).
+        strength: Finite factor ``>= 0``.
+        power: ``1`` or ``2``.
+
+    Example:
+
+        >>> from keras_kernel_constraints.regularizers import SumToPenalty
+        >>> import numpy as np
+        >>> float(SumToPenalty(1.0, axis=0, strength=1.0)(np.ones((3, 2))))  # (3-1)^2 twice
+        8.0
+    """
 
     def __init__(self, axis=None, strength=0.01, power=2):
         super().__init__(strength=strength, power=power)
@@ -62,7 +95,11 @@ class GroupedPenalty(Penalty):
 
 @register
 class DistancePenalty(Penalty):
-    """``strength * sum_groups dist(w_g, C_g) ** power`` for any constraint.
+    r"""``strength * sum_groups dist(w_g, C_g) ** power`` for any constraint.
+
+    $$
+    R(w) = \lambda \sum_g \|w_g - P_C(w)_g\|_2^p
+    $$
 
     The distance is measured to the constraint's own projection, held fixed
     with ``stop_gradient``, so for ``power=2`` the gradient is
@@ -79,9 +116,9 @@ class DistancePenalty(Penalty):
 
     Example:
 
-    >>> from keras_kernel_constraints.constraints import SumTo
-    >>> reg = DistancePenalty(SumTo(1.0), strength=0.1)
-    >>> layer = keras.layers.Dense(4, kernel_regularizer=reg)
+        >>> from keras_kernel_constraints.constraints import SumTo
+        >>> reg = DistancePenalty(SumTo(1.0), strength=0.1)
+        >>> layer = keras.layers.Dense(4, kernel_regularizer=reg)
     """
 
     def __init__(self, constraint, strength=0.01, power=2):

@@ -26,7 +26,11 @@ def differences(x, axis, order=1):
 
 @_register
 class MonotonePenalty(Penalty):
-    """``strength * sum(relu(min_step - dw) ** power)``: the soft ``Monotone``.
+    r"""``strength * sum(relu(min_step - dw) ** power)``: the soft ``Monotone``.
+
+    $$
+    R(w) = \lambda \sum_i \max\bigl(\delta - (w_{i+1} - w_i), 0\bigr)^p \ \text{along axis}
+    $$
 
     ``dw`` are the differences of neighbours along ``axis``
     (``w[i + 1] - w[i]``; negated for ``increasing=False``), so the penalty
@@ -41,9 +45,9 @@ class MonotonePenalty(Penalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(MonotonePenalty(strength=1.0)(np.array([0.0, 2.0, 1.0, 3.0])))
-    1.0
+        >>> import numpy as np
+        >>> float(MonotonePenalty(strength=1.0)(np.array([0.0, 2.0, 1.0, 3.0])))
+        1.0
     """
 
     def __init__(self, increasing=True, axis=0, strength=0.01, power=2, min_step=0.0):
@@ -71,10 +75,26 @@ class MonotonePenalty(Penalty):
 
 
 class DifferencePenalty(ConfigValueMixin, keras.regularizers.Regularizer):
-    """``l1 * sum|D w| + l2 * sum (D w)**2`` for a finite-difference operator ``D``.
+    r"""``l1 * sum|D w| + l2 * sum (D w)**2`` for a finite-difference operator ``D``.
+
+    $$
+    R(w) = \ell_1 \sum |D w| + \ell_2 \sum (D w)^2
+    $$
 
     Subclasses fix the order of the differences. float16 and bfloat16
     weights are penalised in float32, like every penalty here.
+
+    Args:
+        axis: The axis along which differences are taken (default 0).
+        l1: Finite factor ``>= 0`` of the sum of absolute differences.
+        l2: Finite factor ``>= 0`` of the sum of squared differences.
+
+    Example:
+
+        >>> from keras_kernel_constraints.regularizers import FirstDifferencePenalty
+        >>> import numpy as np
+        >>> float(FirstDifferencePenalty(l1=1.0, l2=0.0)(np.array([0.0, 1.0, 3.0])))
+        3.0
     """
 
     order = 1
@@ -100,7 +120,11 @@ class DifferencePenalty(ConfigValueMixin, keras.regularizers.Regularizer):
 
 @_register
 class FirstDifferencePenalty(DifferencePenalty):
-    """Smoothness: ``l1 * sum|w[i+1] - w[i]| + l2 * sum (w[i+1] - w[i])**2``.
+    r"""Smoothness: ``l1 * sum|w[i+1] - w[i]| + l2 * sum (w[i+1] - w[i])**2``.
+
+    $$
+    R(w) = \ell_1 \sum_i |w_{i+1} - w_i| + \ell_2 \sum_i (w_{i+1} - w_i)^2
+    $$
 
     Pulls neighbours along ``axis`` together (TensorFlow Lattice calls this
     the Laplacian regularizer). Zero for constant slices. With ``l1`` it
@@ -113,9 +137,9 @@ class FirstDifferencePenalty(DifferencePenalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(FirstDifferencePenalty(l1=1.0, l2=0.0)(np.array([0.0, 2.0, 1.0])))
-    3.0
+        >>> import numpy as np
+        >>> float(FirstDifferencePenalty(l1=1.0, l2=0.0)(np.array([0.0, 2.0, 1.0])))
+        3.0
     """
 
     order = 1
@@ -123,7 +147,11 @@ class FirstDifferencePenalty(DifferencePenalty):
 
 @_register
 class SecondDifferencePenalty(DifferencePenalty):
-    """Curvature: the same sums over ``w[i+1] - 2 w[i] + w[i-1]``.
+    r"""Curvature: the same sums over ``w[i+1] - 2 w[i] + w[i-1]``.
+
+    $$
+    R(w) = \ell_1 \sum_i |w_{i+1} - 2 w_i + w_{i-1}| + \ell_2 \sum_i (w_{i+1} - 2 w_i + w_{i-1})^2
+    $$
 
     Zero for slices that are linear in the index (TensorFlow Lattice's
     Hessian regularizer); favours straight or piecewise-linear taps.
@@ -135,9 +163,9 @@ class SecondDifferencePenalty(DifferencePenalty):
 
     Example:
 
-    >>> import numpy as np
-    >>> float(SecondDifferencePenalty(l1=0.0, l2=1.0)(np.array([0.0, 1.0, 2.0, 4.0])))
-    1.0
+        >>> import numpy as np
+        >>> float(SecondDifferencePenalty(l1=0.0, l2=1.0)(np.array([0.0, 1.0, 2.0, 4.0])))
+        1.0
     """
 
     order = 2

@@ -21,7 +21,11 @@ def band_distance(x, axes, min_norm, max_norm):
 
 @_register
 class L2BallPenalty(GroupedPenalty):
-    """``strength * sum_g relu(||w_g|| - radius)**power``.
+    r"""``strength * sum_g relu(||w_g|| - radius)**power``.
+
+    $$
+    R(w) = \lambda \sum_g \max(\|w_g\|_2 - r, 0)^p
+    $$
 
     The soft form of ``L2Ball(radius, axis)``; ``relu(||w_g|| - radius)`` is
     exactly the distance of the group to the ball.
@@ -34,8 +38,8 @@ class L2BallPenalty(GroupedPenalty):
 
     Example:
 
-    >>> float(L2BallPenalty(1.0, strength=1.0)(np.array([3.0, 4.0])))
-    16.0
+        >>> float(L2BallPenalty(1.0, strength=1.0)(np.array([3.0, 4.0])))
+        16.0
     """
 
     def __init__(self, radius=1.0, axis=None, strength=0.01, power=2):
@@ -51,7 +55,11 @@ class L2BallPenalty(GroupedPenalty):
 
 @_register
 class NormBandPenalty(GroupedPenalty):
-    """``strength * sum_g dist(||w_g||, [min_norm, max_norm])**power``.
+    r"""``strength * sum_g dist(||w_g||, [min_norm, max_norm])**power``.
+
+    $$
+    R(w) = \lambda \sum_g \bigl(\max(a - \|w_g\|_2, 0) + \max(\|w_g\|_2 - b, 0)\bigr)^p
+    $$
 
     The soft form of ``NormBand`` (and of ``UnitSphere`` with
     ``min_norm = max_norm = radius``): the distance of each group to the band.
@@ -65,8 +73,8 @@ class NormBandPenalty(GroupedPenalty):
 
     Example:
 
-    >>> float(NormBandPenalty(1.0, 1.0, strength=1.0, power=1)(np.array([0.3, 0.4])))
-    0.5
+        >>> float(NormBandPenalty(1.0, 1.0, strength=1.0, power=1)(np.array([0.3, 0.4])))
+        0.5
     """
 
     def __init__(self, min_norm=0.0, max_norm=1.0, axis=None, strength=0.01, power=2):

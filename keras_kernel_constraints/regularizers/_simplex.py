@@ -12,7 +12,11 @@ from keras_kernel_constraints.regularizers._base import GroupedPenalty
 
 @_register
 class SimplexPenalty(GroupedPenalty):
-    """``strength * (sum_i relu(-w_i)**p + sum_g |sum(w_g) - value|**p)``.
+    r"""``strength * (sum_i relu(-w_i)**p + sum_g |sum(w_g) - value|**p)``.
+
+    $$
+    R(w) = \lambda \Bigl(\sum_i \max(-w_i, 0)^p + \sum_g \Bigl|\sum_{i \in g} w_i - s\Bigr|^p\Bigr)
+    $$
 
     The soft form of ``Simplex(value, axis)``: every negative entry and
     every group's sum residual pay. Zero exactly on the simplex.
@@ -25,8 +29,8 @@ class SimplexPenalty(GroupedPenalty):
 
     Example:
 
-    >>> float(SimplexPenalty(1.0, strength=1.0, power=1)(np.array([-0.5, 1.0])))
-    1.0
+        >>> float(SimplexPenalty(1.0, strength=1.0, power=1)(np.array([-0.5, 1.0])))
+        1.0
     """
 
     def __init__(self, value=1.0, axis=None, strength=0.01, power=2):
