@@ -29,3 +29,27 @@ def test_monotone_fir_example_learns_ordered_positive_taps(tmp_path):
     assert float(re.search(r"moved from the start by: (\S+)", out).group(1)) > 0.5
     assert float(re.search(r"max abs error vs the target taps: (\S+)", out).group(1)) <= 0.05
     assert (tmp_path / "f.png").exists()
+
+
+def test_nonneg_add_weight_example_contrasts_hard_and_soft(tmp_path):
+    out = run_example("nonneg_add_weight.py", "--epochs", "25", "--out", str(tmp_path / "n.png"))
+    runs = dict(re.findall(r"^(hard NonNeg\(\)|soft NonNegPenalty\([\d.]+\)).*"
+                           r"min over all epochs: (\S+)", out, re.M))
+    assert float(runs["hard NonNeg()"]) >= 0.0  # feasible after every epoch
+    assert float(runs["soft NonNegPenalty(0.1)"]) < -0.3  # a weak penalty lets it go negative
+    hard = re.search(r"hard NonNeg\(\)\s+final w = \[([^\]]+)\]", out).group(1)
+    assert float(hard.split(",")[1]) == 0.0  # the constrained optimum sits on the bound
+    assert float(re.search(r"max error of the free weights: (\S+)", out).group(1)) <= 0.06
+    assert (tmp_path / "n.png").exists()
+
+
+def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
+    out = run_example("save_reload_export.py", "--epochs", "2", "--out", str(tmp_path / "s.png"))
+    assert "constraints Monotone, NonNeg, SumTo" in out
+    assert float(re.search(r"prediction difference after reload: (\S+)", out).group(1)) == 0.0
+    for name in ("worst decrease", "most negative tap", "most negative weight"):
+        assert float(re.search(rf"{name}: (\S+)", out).group(1)) == 0.0
+    assert float(re.search(r"filter sum - 1\|: (\S+)", out).group(1)) <= 1e-5
+    assert float(re.search(r"serves the reloaded model's predictions: max difference (\S+)",
+                           out).group(1)) <= 1e-5
+    assert (tmp_path / "s.png").exists()
