@@ -1,0 +1,85 @@
+"""The documentation: every public object documented, the site builds with --strict."""
+
+import importlib.util
+import inspect
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from keras_kernel_constraints import constraints, projections, regularizers, training
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODULES = (constraints, regularizers, projections, training)
+
+
+def public_objects():
+    for module in MODULES:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                yield module, name, obj
+
+
+@pytest.mark.parametrize("module, name, obj",
+                         [pytest.param(*o, id=f"{o[0].__name__.split('.')[-1]}.{o[1]}")
+                          for o in public_objects()])
+def test_every_public_object_has_args_returns_math_and_an_example(module, name, obj):
+    doc = inspect.getdoc(obj) or ""
+    parameters = [p for p in inspect.signature(obj).parameters if p != "self"]
+    missing = []
+    if parameters and "Args:" not in doc:
+        missing.append("Args")
+    if inspect.isfunction(obj) and "Returns:" not in doc:
+        missing.append("Returns")
+    if "Example" not in doc or ">>>" not in doc:
+        missing.append("an Example with >>> (run as a doctest)")
+    # The sets and penalties are written as math; helpers (get, training) are not math.
+    if module is not training and name != "get" and "$" not in doc:
+        missing.append("the math")
+    assert not missing, f"{module.__name__}.{name} lacks {', '.join(missing)}"
+
+
+def test_every_docs_page_is_in_the_navigation():
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+
+    def pages(entries):
+        for entry in entries:
+            for value in (entry.values() if isinstance(entry, dict) else [entry]):
+                yield from pages(value) if isinstance(value, list) else [value]
+
+    listed = set(pages(nav))
+    on_disk = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
+    assert on_disk == listed
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
+                    reason="mkdocs is not installed (extra `docs`)")
+def test_site_builds_with_strict(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr[-4000:]
+    api = (tmp_path / "site" / "api" / "constraints" / "index.html").read_text()
+    assert "keras_kernel_constraints.constraints.SumTo" in api  # the reference is generated
+    assert "arithmatex" in api  # and its math is rendered as math
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
+def test_figures_script_draws_every_figure_the_pages_use(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "figures.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    drawn = {p.name for p in tmp_path.glob("*.png")}
+    used = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        used |= {part.split(")")[0] for part in page.read_text().split("](img/")[1:]}
+    benchmark_plots = {name for name in used if name not in drawn}
+    # Whatever the figures script does not draw comes from `python -m benchmarks`.
+    assert all((ROOT / "docs" / "img" / name).exists() for name in benchmark_plots)
+    assert drawn <= used and {"groups_conv_kernels.png", "sum_to_vs_divide.png",
+                              "simplex_and_ball.png", "monotone_projection.png"} <= drawn
