@@ -2,13 +2,13 @@
 
 Three modules, one vocabulary:
 
-* :mod:`~keras_kernel_constraints.projections`: pure functions returning the
+* ``projections``: pure functions returning the
   exact Euclidean projection of a tensor onto a set;
-* :mod:`~keras_kernel_constraints.constraints`: ``keras.constraints``
+* ``constraints``: ``keras.constraints``
   classes that apply those projections after every optimizer step;
-* :mod:`~keras_kernel_constraints.regularizers`: soft penalties, zero on the
+* ``regularizers``: soft penalties, zero on the
   set, for ``kernel_regularizer=`` and friends;
-* :mod:`~keras_kernel_constraints.training`: helpers that keep constraints
+* ``training``: helpers that keep constraints
   holding where Keras's optimizer would let them slip (weight EMA, direct
   assignment).
 

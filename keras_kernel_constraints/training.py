@@ -71,7 +71,7 @@ def keep_ema_feasible(optimizer):
 
     The optimizer instance is patched in place (``LossScaleOptimizer`` is
     unwrapped); calling it twice is harmless. Do it before the first training
-    step, or use :class:`ProjectedEMA`, which does it for ``fit``.
+    step, or use ``ProjectedEMA``, which does it for ``fit``.
 
     Args:
         optimizer: A Keras optimizer, possibly a ``LossScaleOptimizer``.
@@ -126,7 +126,7 @@ def keep_ema_feasible(optimizer):
 class ProjectedEMA(keras.callbacks.Callback):
     """Callback for ``fit``: keeps constrained weights feasible under ``use_ema=True``.
 
-    At the start of training it applies :func:`keep_ema_feasible` to the
+    At the start of training it applies ``keep_ema_feasible`` to the
     model's optimizer and rebuilds the train function so that the compiled
     step uses it. Without it, Keras 3 ends ``fit`` with the moving average of
     *unprojected* weights: a ``Box(0, 0.1)`` kernel has been seen to end with
@@ -221,7 +221,7 @@ def attach(model, rules):
 
     Args:
         model: A built ``keras.Model`` (or layer).
-        rules: A :class:`Rule`, a dict of ``Rule`` arguments, or a list of
+        rules: A ``Rule``, a dict of ``Rule`` arguments, or a list of
             either. Later rules override earlier ones on the same weight.
 
     Returns:
@@ -307,7 +307,7 @@ class ConstraintViolation(keras.callbacks.Callback):
     With constraints applied by the optimizer the values are 0 after every
     epoch. A positive value means some write bypassed the projection: a
     weight whose gradient was ``None`` (Keras then skips its constraint), an
-    ``assign``, a weight EMA without :class:`ProjectedEMA`.
+    ``assign``, a weight EMA without ``ProjectedEMA``.
 
     Example:
 

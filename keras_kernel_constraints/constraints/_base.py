@@ -17,9 +17,9 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
 
     Keras's optimizer calls the constraint after every update,
     ``variable.assign(constraint(variable))``, so the weight is the nearest
-    point of the set after each step. Subclasses implement :meth:`project`
-    (a pure function of the weight), :meth:`group_axes` (which entries are
-    constrained together), :meth:`penalty` (the soft companion) and
+    point of the set after each step. Subclasses implement ``project``
+    (a pure function of the weight), ``group_axes`` (which entries are
+    constrained together), ``penalty`` (the soft companion) and
     ``get_config``.
 
     Calling the constraint checks the weight first: a non-float dtype or an
@@ -60,7 +60,7 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
         """The soft companion: ``strength * sum_groups dist(w, C)**power``.
 
         Subclasses with a closed-form penalty return it instead; this default
-        is :class:`~keras_kernel_constraints.regularizers.DistancePenalty`.
+        is ``DistancePenalty``.
         """
         from keras_kernel_constraints.regularizers import DistancePenalty
 

@@ -26,7 +26,7 @@ class Monotone(ProjectionConstraint):
     ``Monotone(min_value=0.0)`` is the positive, non-decreasing kernel. The
     weight is replaced by the nearest point of that set after every
     optimizer step (pool-adjacent-violators solution, clipped; see
-    :func:`~keras_kernel_constraints.projections.project_monotone`), so the
+    ``project_monotone``), so the
     taps keep training freely inside it, unlike weights built once from
     ``cumsum(exp(v))``.
 

@@ -67,7 +67,7 @@ class UnitSphere(GroupedConstraint):
 
     Args:
         radius: Positive radius.
-        axis: Groups, as for :class:`L2Ball`.
+        axis: Groups, as for ``L2Ball``.
 
     Example:
 
@@ -107,7 +107,7 @@ class NormBand(GroupedConstraint):
     Args:
         min_norm: Smallest norm, ``>= 0``.
         max_norm: Largest norm, ``> 0`` and ``>= min_norm``.
-        axis: Groups, as for :class:`L2Ball`.
+        axis: Groups, as for ``L2Ball``.
 
     Example:
 

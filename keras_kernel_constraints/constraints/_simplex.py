@@ -28,7 +28,7 @@ class Simplex(GroupedConstraint):
     Args:
         value: Positive sum of every group.
         axis: Axis or tuple of axes forming one group; ``None`` means one
-            group per output unit (see :mod:`keras_kernel_constraints`).
+            group per output unit (see ``keras_kernel_constraints``).
 
     Example:
 
@@ -72,7 +72,7 @@ class CappedSimplex(GroupedConstraint):
         value: Finite target sum of every group.
         min_value: Finite lower bound of every entry.
         max_value: Finite upper bound, ``>= min_value``.
-        axis: Groups, as for :class:`Simplex`.
+        axis: Groups, as for ``Simplex``.
 
     Example:
 
@@ -117,7 +117,7 @@ class L1Ball(GroupedConstraint):
 
     Args:
         radius: Positive radius.
-        axis: Groups, as for :class:`Simplex`.
+        axis: Groups, as for ``Simplex``.
 
     Example:
 

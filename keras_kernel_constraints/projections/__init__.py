@@ -2,7 +2,7 @@
 
 Every function takes a tensor (or anything ``keras.ops`` accepts), returns a
 tensor of the same shape and dtype, uses ``keras.ops`` only and compiles
-under XLA. Constraint classes in :mod:`keras_kernel_constraints.constraints`
+under XLA. Constraint classes in ``keras_kernel_constraints.constraints``
 wrap these with validation and serialization.
 """
 

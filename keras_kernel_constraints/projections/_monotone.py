@@ -2,7 +2,7 @@
 
 Every 1-D slice along ``axis`` is one group. The slices are moved last and
 flattened into a ``(groups, n)`` matrix and solved together by the batched,
-exact isotonic regression in :mod:`._isotonic` (static shapes, no host
+exact isotonic regression in ``._isotonic`` (static shapes, no host
 callback, ``O(n log n)`` work and ``O(n)`` memory per slice).
 """
 

@@ -66,7 +66,7 @@ def project_l2_sphere(w, radius=1.0, axis=None):
     Args:
         w: Floating-point tensor.
         radius: Positive radius ``r``.
-        axis: Groups, as for :func:`project_l2_ball`.
+        axis: Groups, as for ``project_l2_ball``.
 
     Returns:
         Tensor of the same shape and dtype as ``w``.
@@ -95,7 +95,7 @@ def project_norm_band(w, min_norm, max_norm, axis=None):
         w: Floating-point tensor.
         min_norm: Smallest allowed norm ``a >= 0``.
         max_norm: Largest allowed norm ``b >= a``.
-        axis: Groups, as for :func:`project_l2_ball`.
+        axis: Groups, as for ``project_l2_ball``.
 
     Returns:
         Tensor of the same shape and dtype as ``w``.

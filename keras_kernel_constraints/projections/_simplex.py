@@ -71,7 +71,7 @@ def project_l1_ball(w, radius=1.0, axis=None):
     Args:
         w: Floating-point tensor.
         radius: Positive radius ``r``.
-        axis: Groups, as for :func:`project_simplex`.
+        axis: Groups, as for ``project_simplex``.
 
     Returns:
         Tensor of the same shape and dtype as ``w`` with every group's l1 norm
@@ -114,7 +114,7 @@ def project_capped_simplex(w, value, min_value, max_value, axis=None):
         value: Target sum ``s`` of every group.
         min_value: Lower bound ``l`` of every entry.
         max_value: Upper bound ``u >= l`` of every entry.
-        axis: Groups, as for :func:`project_simplex`.
+        axis: Groups, as for ``project_simplex``.
 
     Returns:
         Tensor of the same shape and dtype as ``w``.

@@ -20,7 +20,7 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
 
     float16 and bfloat16 weights are penalised in float32 and the loss is
     returned in float32 (as Keras computes losses); other weights keep their
-    dtype. Subclasses implement :meth:`violation` on the upcast tensor.
+    dtype. Subclasses implement ``violation`` on the upcast tensor.
 
     Args:
         strength: Finite factor ``>= 0``.
@@ -109,7 +109,7 @@ class DistancePenalty(Penalty):
 
     Args:
         constraint: A constraint instance, name or config (see
-            :func:`keras_kernel_constraints.constraints.get`).
+            ``keras_kernel_constraints.constraints.get``).
         strength: Finite factor ``>= 0``.
         power: ``2`` (default, squared distance) or ``1`` (distance; its
             gradient is 0 on feasible weights, never NaN).
