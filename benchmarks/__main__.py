@@ -128,7 +128,9 @@ def main(argv=None):
         print(f"   done in {result['seconds']:.0f} s", flush=True)
     if ("throughput" in args.only and placement.backend == "tensorflow"
             and importlib.util.find_spec("jax") is not None):
-        results["measures"].append(_throughput_on_jax(args))
+        jax_table = _throughput_on_jax(args)
+        if jax_table is not None:
+            results["measures"].append(jax_table)
     page = report.write(results, args.out)
     print()
     for title, item, ratio, target in report.summary_rows(results):
@@ -140,14 +142,19 @@ def main(argv=None):
 
 
 def _throughput_on_jax(args):
-    """The throughput measure on Keras's JAX backend, in a child process."""
+    """The throughput measure on Keras's JAX backend, in a child process;
+    ``None`` (with the child's error printed) if it cannot run."""
     print(f"== {throughput.TITLE} on Keras's JAX backend (child process) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="kkc-bench-jax-") as out:
         command = [sys.executable, "-m", "benchmarks", "--backend", "jax", "--only", "throughput",
                    "--device", args.device, "--out", out]
         command += ["--smoke"] * args.smoke
         command += ["--repeats", str(args.repeats)] * (args.repeats is not None)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+        if done.returncode != 0:  # e.g. --device gpu with a CPU-only JAX
+            print(f"   skipped: the JAX child process failed:\n{done.stderr[-2000:]}")
+            return None
         measure = json.loads((pathlib.Path(out) / "benchmarks.json").read_text())["measures"][0]
     measure["title"] = f"{throughput.TITLE}, Keras on JAX"
     print(f"   done in {measure['seconds']:.0f} s", flush=True)

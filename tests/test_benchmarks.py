@@ -150,3 +150,15 @@ def test_only_a_full_run_writes_into_docs(tmp_path):
     assert bench_main.parse(["--out", str(tmp_path)]).out == tmp_path
     with pytest.raises(SystemExit):
         bench_main.parse(["--only", "nonsense"])
+
+
+def test_a_failing_jax_child_drops_its_table_instead_of_the_run(monkeypatch, capsys):
+    """--device gpu with a CPU-only JAX: the TensorFlow results still get written."""
+
+    def failing_run(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, stderr="SystemExit: no GPU")
+
+    monkeypatch.setattr(bench_main.subprocess, "run", failing_run)
+    args = bench_main.parse(["--smoke", "--device", "gpu"])
+    assert bench_main._throughput_on_jax(args) is None
+    assert "no GPU" in capsys.readouterr().out
