@@ -70,7 +70,8 @@ def parse(argv=None):
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and 2 rounds: checks the harness, measures nothing")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="where TensorFlow and JAX work runs (default: cpu)")
     parser.add_argument("--backend", choices=("tensorflow", "jax"), default=None,
                         help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--only", default=",".join(MEASURES),
@@ -132,7 +133,7 @@ def main(argv=None):
         if jax_table is not None:
             results["measures"].append(jax_table)
     page = report.write(results, args.out)
-    print()
+    print("\n(smoke mode: tiny sizes, these verdicts mean nothing)" if args.smoke else "")
     for title, item, ratio, target in report.summary_rows(results):
         verdict = "met" if ratio["min"] <= target else "MISSED"
         print(f"{title:<22} {item:<58} {ratio['min']:7.3f} (median {ratio['median']:.3f})"
