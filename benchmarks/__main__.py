@@ -3,7 +3,7 @@
     python -m benchmarks                  # full run, CPU: rewrites docs/benchmarks.md, docs/img/
     python -m benchmarks --smoke          # tiny sizes, a minute: checks the harness works
     python -m benchmarks --device gpu     # the same measures on a GPU
-    python -m benchmarks --only training,floor --out /tmp/bench
+    python -m benchmarks --only training,floor --out bench-results
     python -m benchmarks --backend jax    # Keras on JAX instead of TensorFlow
 
 Install the anchors first: ``pip install -e ".[tf-cpu,bench]"``. Anchors
