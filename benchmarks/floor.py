@@ -16,6 +16,7 @@ from benchmarks import _timing
 
 TITLE = "Memory-bound floor"
 TARGET = 1.5
+FLOOR = "floor: w * one"
 
 
 def projections():
@@ -41,17 +42,14 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
     shape = tuple(sizes["shape"])
     data = np.random.default_rng(0).normal(size=shape).astype("float32")
     one = np.ones((), "float32")
-    runners = {"floor: w * one": _timing.keras_jit(lambda w, s: w * s, data, placement, one)}
-    for label, (fn, _) in projections().items():
-        runners[label] = _timing.keras_jit(fn, data, placement)
+    cases = {FLOOR: (lambda w, s: w * s, None), **projections()}
+    runners = {label: _timing.keras_jit(fn, data, placement, *([one] if label == FLOOR else []))
+               for label, (fn, _) in cases.items()}
     times = _timing.interleaved({k: r.run for k, r in runners.items()},
                                 repeats=sizes["repeats"], warmup=1)
-    floor = times["floor: w * one"]
-    rows = [{"contender": "floor: w * one", **floor, "ratio": {"min": 1.0, "median": 1.0},
-             "target": None}]
-    for label, (_, target) in projections().items():
-        rows.append({"contender": label, **times[label],
-                     "ratio": _timing.ratio(times[label], floor), "target": target})
+    floor = times[FLOOR]
+    rows = [{"contender": label, **times[label], "ratio": _timing.ratio(times[label], floor),
+             "target": target} for label, (_, target) in cases.items()]
     megabytes = data.nbytes / 2**20
     return {
         "title": TITLE,

@@ -174,10 +174,12 @@ def compare(ours: Callable, anchors: list, data, placement, repeats, tolerance_s
 def run(sizes: dict, placement: _timing.Placement) -> dict:
     rows_n, n = sizes["rows"], sizes["n"]
     results = []
-    for projection_set in projection_sets():
-        data = batch(rows_n, n, projection_set.data)
-        rows = compare(projection_set.ours, projection_set.anchors, data, placement,
-                       sizes["repeats"])
+    sets = projection_sets()
+    # One batch per kind of data, shared by every set that uses it.
+    batches = {kind: batch(rows_n, n, kind) for kind in {s.data for s in sets}}
+    for projection_set in sets:
+        rows = compare(projection_set.ours, projection_set.anchors,
+                       batches[projection_set.data], placement, sizes["repeats"])
         ours = rows[0]
         timed = [r for r in rows[1:] if "skipped" not in r]
         fastest = min(timed, key=lambda r: r["min"]) if timed else None
