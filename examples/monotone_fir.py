@@ -12,6 +12,7 @@ import argparse
 
 import keras
 import numpy as np
+from _plot import pyplot, save  # examples/_plot.py, beside this script
 
 from keras_kernel_constraints.constraints import Monotone
 
@@ -49,13 +50,8 @@ def main(argv=None):
     print(f"taps moved from the start by: {np.abs(taps - start[:, 0, 0]).max():.3f}")
     print(f"max abs error vs the target taps: {np.abs(taps - TARGET).max():.4f}")
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed; no plot written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(TARGET, "k--", label="target")
@@ -63,9 +59,7 @@ def main(argv=None):
     ax.plot(taps, "o-", label="learned with Monotone(min_value=0.0)")
     ax.set_xlabel("tap")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import argparse
 
 import keras
 import numpy as np
+from _plot import pyplot, save  # examples/_plot.py, beside this script
 
 from keras_kernel_constraints.constraints import NonNeg
 from keras_kernel_constraints.regularizers import NonNegPenalty
@@ -86,13 +87,8 @@ def main(argv=None):
     others = np.abs(runs["hard NonNeg()"][-1][[0, 2, 3]] - TRUE_MIX[[0, 2, 3]]).max()
     print(f"hard: max error of the free weights: {others:.4f}")
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed; no plot written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for name, history in runs.items():
@@ -104,9 +100,7 @@ def main(argv=None):
     ax.set_ylabel("second weight w[1]")
     ax.set_title("A weight that must stay >= 0 while the data pull it to -0.5", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import tempfile
 
 import keras
 import numpy as np
+from _plot import pyplot, save  # examples/_plot.py, beside this script
 
 import keras_kernel_constraints  # noqa: F401  (registers every class with Keras)
 from keras_kernel_constraints.constraints import Monotone, NonNeg, SumTo
@@ -119,13 +120,8 @@ def main(argv=None):
           f"max difference {export_difference:.2e}")
     kernel_after = keras.ops.convert_to_numpy(reloaded.get_layer("rising").kernel)[:, 0, 0]
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed; no plot written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(kernel_before, "o-", label="saved (first process)")
@@ -134,9 +130,7 @@ def main(argv=None):
     ax.set_xlabel("tap")
     ax.set_title("Monotone(min_value=0.0) keeps acting after the reload", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

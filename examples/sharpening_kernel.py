@@ -12,6 +12,7 @@ import argparse
 
 import keras
 import numpy as np
+from _plot import pyplot, save  # examples/_plot.py, beside this script
 
 from keras_kernel_constraints.constraints import SumTo
 
@@ -38,13 +39,8 @@ def main(argv=None):
     print(f"sum of entries: {kernel.sum():.6f}")
     print(f"max abs error vs the sharpening kernel: {np.abs(kernel - SHARPEN).max():.4f}")
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed; no plot written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(6, 3))
     panels = (("target", SHARPEN), ("learned with SumTo(1.0)", kernel))
@@ -52,9 +48,7 @@ def main(argv=None):
         ax.imshow(k, cmap="RdBu_r", vmin=-5, vmax=5)
         ax.set_title(f"{title}\nsum = {k.sum():.3f}", fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":
