@@ -1,0 +1,64 @@
+"""Files and configs written by release 0.1.0 keep loading, with the same meaning.
+
+The fixtures in ``tests/compat/v0_1_0`` were written by release 0.1.0
+(``tests/compat/make_fixtures.py``): a model holding every constraint and
+penalty class of that release, and every catalogued object's serialized
+config with the numbers it produced.
+"""
+
+import json
+import pathlib
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from tests.helpers import run_python
+
+FIXTURES = pathlib.Path(__file__).parent / "compat" / "v0_1_0"
+DOCUMENT = json.loads((FIXTURES / "objects.json").read_text())
+PROBE = np.asarray(DOCUMENT["probe"], np.float64)
+
+LOADER = r"""
+import json, sys
+import numpy as np
+import keras
+import keras_kernel_constraints
+
+folder, out = sys.argv[1], sys.argv[2]
+model = keras.saving.load_model(folder + "/catalog.keras", safe_mode=True)
+x = np.load(folder + "/inputs.npy")
+before = model.predict(x, verbose=0)
+modules = sorted({type(layer.kernel.constraint).__module__.split(".")[0] for layer in model.layers})
+rng = np.random.default_rng(7)
+model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+model.fit(x, 3 * rng.normal(size=(len(x), 6)).astype("float32"), epochs=2, batch_size=8, verbose=0)
+np.savez(out, before=before, **{layer.name: layer.kernel.numpy() for layer in model.layers})
+print(json.dumps(modules))
+"""
+
+
+def test_a_model_saved_by_0_1_0_loads_predicts_identically_and_trains_feasibly(tmp_path):
+    from tests.catalog import CONSTRAINTS
+    from tests.feasibility import allowed, max_violation
+
+    modules = json.loads(run_python(LOADER, str(FIXTURES), str(tmp_path / "after.npz")))
+    assert modules == ["keras_kernel_constraints"]
+    after = np.load(tmp_path / "after.npz")
+    np.testing.assert_array_equal(after["before"], np.load(FIXTURES / "predictions.npy"))
+    for i, constraint in enumerate(CONSTRAINTS):
+        kernel = after[f"layer_{i}"]
+        assert max_violation(constraint, kernel) <= allowed(constraint, kernel), constraint
+
+
+@pytest.mark.parametrize(
+    "entry", DOCUMENT["objects"], ids=[entry["repr"] for entry in DOCUMENT["objects"]]
+)
+def test_every_0_1_0_config_loads_and_computes_the_same_numbers(entry):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a stored config is not a deprecated call form
+        obj = keras.saving.deserialize_keras_object(entry["serialized"])
+    assert type(obj).__module__.startswith("keras_kernel_constraints.")
+    out = keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(PROBE)))
+    np.testing.assert_array_equal(np.asarray(out, np.float64), np.asarray(entry["output"]))
