@@ -74,8 +74,8 @@ def main(argv=None):
 
     runs = {
         "hard NonNeg()": train(x, y, args.epochs, constraint=NonNeg()),
-        "soft NonNegPenalty(0.1)": train(x, y, args.epochs, regularizer=NonNegPenalty(0.1)),
-        "soft NonNegPenalty(2.0)": train(x, y, args.epochs, regularizer=NonNegPenalty(2.0)),
+        "soft NonNegPenalty(0.1)": train(x, y, args.epochs, regularizer=NonNegPenalty(strength=0.1)),
+        "soft NonNegPenalty(2.0)": train(x, y, args.epochs, regularizer=NonNegPenalty(strength=2.0)),
     }
     print("true mix [1.0, -0.5, 0.3, 0.8]; the constrained optimum is about [1.0, 0.0, 0.3, 0.8]")
     for name, history in runs.items():

@@ -35,7 +35,7 @@ def build_model():
         keras.layers.Conv1D(4, 5, kernel_constraint=SumTo(1.0), name="smooth"),
         keras.layers.Conv1D(4, 8, kernel_constraint=Monotone(min_value=0.0), name="rising"),
         keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1, kernel_constraint=NonNeg(), kernel_regularizer=NonNegPenalty(0.01),
+        keras.layers.Dense(1, kernel_constraint=NonNeg(), kernel_regularizer=NonNegPenalty(strength=0.01),
                            name="head"),
     ])
 

@@ -97,7 +97,8 @@ def _sharpening(args, sharpen):
     targets = np.asarray(ops.conv(images, sharpen[:, :, None, None], padding="valid"))
     approaches = (("SumTo(1.0) projection", SumTo(1.0)), ("divide by sum", _DivideBySum()))
 
-    kernels, errors = {}, {name: [] for name, _ in approaches}
+    kernels: dict[str, np.ndarray] = {}
+    errors: dict[str, list[float]] = {name: [] for name, _ in approaches}
     worst_sum = {name: 0.0 for name, _ in approaches}
     losses = {}
     for start_index in range(args.starts):

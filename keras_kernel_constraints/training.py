@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import keras
 
+from keras_kernel_constraints import constraints, regularizers
+
 __all__ = ["ConstraintViolation", "ProjectedEMA", "Rule", "attach", "keep_ema_feasible",
            "project_now"]
 
@@ -181,8 +183,6 @@ class Rule:
     regularizer: object = None
 
     def __post_init__(self):
-        from keras_kernel_constraints import constraints, regularizers
-
         if not isinstance(self.layers, (str, type)) and not callable(self.layers):
             raise ValueError(
                 "`layers` must be a layer name, a layer class or a predicate; "
@@ -236,7 +236,7 @@ def attach(model, rules):
         >>> from keras_kernel_constraints.constraints import NonNeg
         >>> from keras_kernel_constraints.regularizers import NonNegPenalty
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="head")])
-        >>> changed = attach(model, Rule("head", "kernel", NonNeg(), NonNegPenalty(0.1)))
+        >>> changed = attach(model, Rule("head", "kernel", NonNeg(), NonNegPenalty(strength=0.1)))
         >>> [v.name for v in changed], len(model.losses)
         (['kernel'], 1)
     """

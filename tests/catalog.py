@@ -55,8 +55,8 @@ CONSTRAINTS = [
 ]
 
 REGULARIZERS = [
-    NonNegPenalty(0.5),
-    NonNegPenalty(0.1, power=2),
+    NonNegPenalty(strength=0.5),
+    NonNegPenalty(strength=0.1, power=2),
     BoxPenalty(-1.0, 0.5, strength=2.0),
     SumToPenalty(1.0, axis=(0, 1), strength=0.3),
     SumToPenalty(2.0, strength=1.0, power=1),
@@ -93,7 +93,7 @@ def catalog_model(seed=0):
 
 def catalog_violations(kernels, dtype="float32"):
     """``{layer name: (violation, allowance)}`` for the kernels of a catalog model."""
-    from tests.feasibility import allowed, max_violation
+    from tests.specs import allowed, max_violation
 
     out = {}
     for i, constraint in enumerate(CONSTRAINTS):

@@ -14,11 +14,15 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import run_python
+from tests.helpers import run_python, sum_tolerance
 
 FIXTURES = pathlib.Path(__file__).parent / "compat" / "v0_1_0"
 DOCUMENT = json.loads((FIXTURES / "objects.json").read_text())
 PROBE = np.asarray(DOCUMENT["probe"], np.float64)
+# 0.2.0 finishes the simplex family's threshold the way optax and jaxopt do
+# (the target kept apart from max|w|, for extreme scales), so these may now
+# round differently: within their sum tolerance for the probe, not bit for bit.
+REFINISHED = {"Simplex", "CappedSimplex", "L1Ball"}
 
 LOADER = r"""
 import json, sys
@@ -41,7 +45,7 @@ print(json.dumps(modules))
 
 def test_a_model_saved_by_0_1_0_loads_predicts_identically_and_trains_feasibly(tmp_path):
     from tests.catalog import CONSTRAINTS
-    from tests.feasibility import allowed, max_violation
+    from tests.specs import allowed, max_violation
 
     modules = json.loads(run_python(LOADER, str(FIXTURES), str(tmp_path / "after.npz")))
     assert modules == ["keras_kernel_constraints"]
@@ -60,5 +64,9 @@ def test_every_0_1_0_config_loads_and_computes_the_same_numbers(entry):
         warnings.simplefilter("error")  # a stored config is not a deprecated call form
         obj = keras.saving.deserialize_keras_object(entry["serialized"])
     assert type(obj).__module__.startswith("keras_kernel_constraints.")
-    out = keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(PROBE)))
-    np.testing.assert_array_equal(np.asarray(out, np.float64), np.asarray(entry["output"]))
+    out = np.asarray(keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(PROBE))))
+    if entry["serialized"]["class_name"] in REFINISHED:
+        tolerance = sum_tolerance("float64", PROBE.size, np.abs(PROBE).max())
+        np.testing.assert_allclose(out, entry["output"], rtol=0, atol=tolerance)
+    else:
+        np.testing.assert_array_equal(out, np.asarray(entry["output"]))

@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
-from keras_kernel_constraints import constraints, projections, regularizers, training
+from keras_kernel_constraints import constraints, projections, regularizers, sets, training
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODULES = (constraints, regularizers, projections, training)
+MODULES = (sets, constraints, regularizers, projections, training)
+# Adapters name the set whose page holds the math; the math is written once.
+ADAPTERS = (constraints, projections)
 
 
 def public_objects():
@@ -36,8 +38,17 @@ def test_every_public_object_has_args_returns_math_and_an_example(module, name, 
         missing.append("Returns")
     if "Example" not in doc or ">>>" not in doc:
         missing.append("an Example with >>> (run as a doctest)")
-    # The sets and penalties are written as math; helpers (get, training) are not math.
-    if module is not training and name != "get" and "$" not in doc:
+    # Sets and penalties are written as math; adapters name their set;
+    # helpers (get, training, registries) are not math.
+    if module in ADAPTERS and inspect.isclass(obj) and obj is not constraints.ProjectionConstraint:
+        if "sets." not in doc:
+            missing.append("the name of its set (``sets.X``)")
+    elif module in ADAPTERS and inspect.isfunction(obj) and name != "get":
+        if "sets." not in doc:
+            missing.append("the name of its set (``sets.X``)")
+    elif module is sets and inspect.isclass(obj) and not issubclass(obj, sets.Set):
+        pass  # layouts: which entries a set groups, not sets themselves
+    elif module is not training and name not in ("get", "ALL_SETS") and "$" not in doc:
         missing.append("the math")
     assert not missing, f"{module.__name__}.{name} lacks {', '.join(missing)}"
 
@@ -67,6 +78,16 @@ def test_site_builds_with_strict(tmp_path):
     api = (tmp_path / "site" / "api" / "constraints" / "index.html").read_text()
     assert "keras_kernel_constraints.constraints.SumTo" in api  # the reference is generated
     assert "arithmatex" in api  # and its math is rendered as math
+    for page in ("sets", "constraints", "regularizers", "projections", "training"):
+        html = (tmp_path / "site" / "api" / page / "index.html").read_text()
+        # A module docstring's text must not render as extra page titles
+        # (an RST table's ==== underline is a Markdown heading).
+        assert html.count("<h1") == 1, page
+    home = (tmp_path / "site" / "index.html").read_text()
+    concepts = (tmp_path / "site" / "concepts" / "index.html").read_text()
+    # The tables included from README.md (one source) are on the site.
+    assert all(f"<code>{cls.__name__}(" in home for cls in constraints.ALL_CONSTRAINTS)
+    assert "Conv2DTranspose" in concepts and "--8&lt;--" not in concepts + home
 
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")

@@ -14,7 +14,7 @@ from keras_kernel_constraints.regularizers import (
     SumToPenalty,
 )
 from tests.catalog import CONSTRAINTS, REGULARIZERS, catalog_model
-from tests.feasibility import allowed, max_violation
+from tests.specs import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
 
 ATTRIBUTES = ("kernel_constraint", "kernel_regularizer", "bias_constraint", "bias_regularizer")
@@ -71,7 +71,7 @@ def build_model():
     outputs = keras.layers.Dense(
         3, name="dense",
         kernel_constraint=NonNeg(),
-        kernel_regularizer=NonNegPenalty(0.01, power=2),
+        kernel_regularizer=NonNegPenalty(strength=0.01, power=2),
         bias_constraint=SumTo(0.0),
         bias_regularizer=SumToPenalty(0.0, strength=0.1, power=1),
     )(h)

@@ -18,7 +18,7 @@ from keras_kernel_constraints.constraints import (
     SumTo,
     UnitSphere,
 )
-from tests.feasibility import allowed, max_violation, touches_boundary
+from tests.specs import allowed, max_violation, touches_boundary
 from tests.helpers import as_f64, sum_tolerance
 
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "float32")

@@ -8,7 +8,7 @@ import pytest
 
 from keras_kernel_constraints.constraints import Box, NonNeg, Simplex
 from tests.catalog import assert_catalog_feasible, catalog_model
-from tests.feasibility import allowed, max_violation
+from tests.specs import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
 
 pytestmark = requires_tensorflow

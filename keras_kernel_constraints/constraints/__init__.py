@@ -1,63 +1,272 @@
 """Weight constraints that return the exact Euclidean projection.
 
 Use them wherever Keras takes a constraint: ``kernel_constraint=``,
-``bias_constraint=``, ``embeddings_constraint=`` or
-``add_weight(..., constraint=...)``. The optimizer applies them after every
-update step.
+``bias_constraint=``, ``embeddings_constraint=``, ``depthwise_constraint=``,
+``pointwise_constraint=`` or ``add_weight(..., constraint=...)``. The
+optimizer applies them after every update step.
 
-===============================  ==============================================  =========
-constraint                       set (per group ``g``)                           groups
-===============================  ==============================================  =========
-``NonNeg()``                     ``w_i >= 0``                                    entries
-``Box(lo, hi)``                  ``lo <= w_i <= hi``                             entries
-``SumTo(s, axis)``               ``sum(w_g) = s`` (entries otherwise free)       ``axis``
-``Simplex(s, axis)``             ``w_g >= 0``, ``sum(w_g) = s``                  ``axis``
-``CappedSimplex(s, lo, hi, ax)`` ``lo <= w_i <= hi``, ``sum(w_g) = s``           ``axis``
-``L1Ball(r, axis)``              ``||w_g||_1 <= r``                              ``axis``
-``L2Ball(r, axis)``              ``||w_g||_2 <= r`` (exact max-norm)             ``axis``
-``UnitSphere(r, axis)``          ``||w_g||_2 = r``                               ``axis``
-``NormBand(a, b, axis)``         ``a <= ||w_g||_2 <= b`` (exact min-max-norm)    ``axis``
-``LinfBall(r)``                  ``|w_i| <= r``                                  entries
-``Monotone(inc, axis, lo, hi)``  ordered along ``axis``; ``lo <= w_i <= hi``       slices
-===============================  ==============================================  =========
-
-``Monotone``'s ``axis`` is the one ordered axis (default 0, the taps of a
-Conv1D kernel); every 1-D slice along it is a group.
+Each class is one set of ``keras_kernel_constraints.sets`` (the set's page
+holds its math) with Keras's calling convention and a registered name, so
+models that use it load with ``keras.saving.load_model`` and no
+``custom_objects``. The table of sets and their companions is on the
+documentation's home page.
 """
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
 
 import keras
 
-from keras_kernel_constraints import _lookup
-from keras_kernel_constraints.constraints._affine import (
-    Box,
-    NonNeg,
-    SumTo,
-    box,
-    non_neg,
-    sum_to,
-)
-from keras_kernel_constraints.constraints._base import GroupedConstraint, ProjectionConstraint
-from keras_kernel_constraints.constraints._monotone import Monotone, monotone
-from keras_kernel_constraints.constraints._norms import (
-    L2Ball,
-    LinfBall,
-    NormBand,
-    UnitSphere,
-    l2_ball,
-    linf_ball,
-    norm_band,
-    unit_sphere,
-)
-from keras_kernel_constraints.constraints._simplex import (
-    CappedSimplex,
-    L1Ball,
-    Simplex,
-    capped_simplex,
-    l1_ball,
-    simplex,
-)
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import registry
+from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints.constraints._base import ProjectionConstraint, SetConstraint
 
-ALL_CONSTRAINTS = (
+
+@registry.register
+class NonNeg(sets.NonNegative, SetConstraint):
+    """Keeps every entry ``>= 0``: the set ``sets.NonNegative``, projection ``max(w, 0)``.
+
+    Same result as ``keras.constraints.NonNeg``, plus a dtype check, a
+    companion penalty and value equality.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(3, kernel_constraint=NonNeg())
+        >>> import numpy as np
+        >>> np.asarray(NonNeg()(np.array([-1.0, 2.0])))
+        array([0., 2.])
+    """
+
+
+@registry.register
+class Box(sets.Box, SetConstraint):
+    """Keeps every entry in ``[min_value, max_value]``: the set ``sets.Box``, projection ``clip``.
+
+    Args:
+        min_value: Finite lower bound.
+        max_value: Finite upper bound, ``>= min_value``.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(3, kernel_constraint=Box(-1.0, 1.0))
+        >>> import numpy as np
+        >>> np.asarray(Box(0.0, 1.0)(np.array([-0.5, 0.5, 1.5])))
+        array([0. , 0.5, 1. ])
+    """
+
+
+@registry.register
+@legacy_init(("value", "axis"))
+class SumTo(sets.SumTo, SetConstraint):
+    """Makes each group of entries sum to ``value``; entries stay free (``sets.SumTo``).
+
+    Unlike dividing by the sum it never flips signs and is defined when the
+    sum is zero; unlike softmax it allows negative entries and entries above
+    ``value`` (a sharpening kernel ``[[0,-1,0],[-1,5,-1],[0,-1,0]]`` is
+    feasible).
+
+    Args:
+        value: Finite target sum of every group.
+        axis: Axis or tuple of axes forming one group. ``None`` (default)
+            means every axis but the last: one group per output unit for
+            Dense and ConvND kernels ``(*k, in, out)``. Conv2DTranspose
+            kernels are ``(kh, kw, out, in)``: there ``axis=(0, 1, 3)``
+            groups per output filter.
+
+    Example:
+
+        >>> conv = keras.layers.Conv2D(8, 3, kernel_constraint=SumTo(1.0))
+        >>> per_spatial_kernel = SumTo(1.0, axis=(0, 1))
+    """
+
+
+@registry.register
+@legacy_init(("value", "axis"))
+class Simplex(sets.Simplex, SetConstraint):
+    """Each group non-negative and summing to ``value``: mixture weights (``sets.Simplex``).
+
+    Entries below the group's threshold become exactly 0, so the result is
+    often sparse.
+
+    Args:
+        value: Positive sum of every group.
+        axis: Axis or tuple of axes forming one group; ``None`` means one
+            group per output unit.
+
+    Example:
+
+        >>> mixing = keras.layers.Dense(4, kernel_constraint=Simplex())
+        >>> row_wise = keras.layers.Embedding(100, 8, embeddings_constraint=Simplex(axis=-1))
+    """
+
+
+@registry.register
+@legacy_init(("value", "min_value", "max_value", "axis"))
+class CappedSimplex(sets.CappedSimplex, SetConstraint):
+    """Each entry in ``[min_value, max_value]``, each group summing to ``value``
+    (``sets.CappedSimplex``).
+
+    A group of ``n`` entries can be feasible only if
+    ``n * min_value <= value <= n * max_value``; a weight whose groups cannot
+    raises ``ValueError`` on first use.
+
+    Args:
+        value: Finite target sum of every group.
+        min_value: Finite lower bound of every entry.
+        max_value: Finite upper bound, ``>= min_value``.
+        axis: Groups, as for ``Simplex``.
+
+    Example:
+
+        >>> # attention-like weights: sum to 1, no single weight above 0.5
+        >>> layer = keras.layers.Dense(4, kernel_constraint=CappedSimplex(1.0, 0.0, 0.5))
+    """
+
+
+@registry.register
+@legacy_init(("radius", "axis"))
+class L1Ball(sets.L1Ball, SetConstraint):
+    """Each group's l1 norm at most ``radius``: sparse, bounded filters (``sets.L1Ball``).
+
+    Groups already in the ball are returned unchanged.
+
+    Args:
+        radius: Positive radius.
+        axis: Groups, as for ``Simplex``.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(4, kernel_constraint=L1Ball(2.0))
+    """
+
+
+@registry.register
+@legacy_init(("radius", "axis"))
+class L2Ball(sets.L2Ball, SetConstraint):
+    """Each group's l2 norm at most ``radius``: the exact max-norm constraint (``sets.L2Ball``).
+
+    Groups inside the ball are left exactly as they are; groups outside are
+    rescaled onto the sphere. Keras's ``MaxNorm`` defaults to ``axis=0``,
+    which for a Dense kernel is the same as ``axis=None`` here.
+
+    Args:
+        radius: Positive radius.
+        axis: Axis or tuple of axes forming one group; ``None`` means one
+            group per output unit.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(4, kernel_constraint=L2Ball(3.0))
+    """
+
+
+@registry.register
+@legacy_init(("radius", "axis"))
+class UnitSphere(sets.Sphere, SetConstraint):
+    """Each group's l2 norm exactly ``radius``: embeddings or filters on a sphere
+    (``sets.Sphere``).
+
+    A group of zeros (which has no unique nearest point) maps to ``radius``
+    at index 0 of every group axis.
+
+    Args:
+        radius: Positive radius.
+        axis: Groups, as for ``L2Ball``.
+
+    Example:
+
+        >>> embed = keras.layers.Embedding(1000, 16, embeddings_constraint=UnitSphere(axis=-1))
+    """
+
+
+@registry.register
+@legacy_init(("min_norm", "max_norm", "axis"))
+class NormBand(sets.NormBand, SetConstraint):
+    """Each group's l2 norm in ``[min_norm, max_norm]``: the exact ``MinMaxNorm``
+    (``sets.NormBand``).
+
+    Groups inside the band are unchanged; others are rescaled to the nearest
+    allowed norm. A group of zeros maps to ``min_norm`` at index 0 of every
+    group axis.
+
+    Args:
+        min_norm: Smallest norm, ``>= 0``.
+        max_norm: Largest norm, ``> 0`` and ``>= min_norm``.
+        axis: Groups, as for ``L2Ball``.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(4, kernel_constraint=NormBand(0.5, 2.0))
+    """
+
+
+@registry.register
+class LinfBall(sets.LinfBall, SetConstraint):
+    """Every entry in ``[-radius, radius]`` (``sets.LinfBall``): ``Box(-radius, radius)``.
+
+    Args:
+        radius: Positive radius.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(4, kernel_constraint=LinfBall(0.1))
+    """
+
+
+@registry.register
+@legacy_init(("increasing", "axis", "min_value", "max_value", "min_step"))
+class Monotone(sets.Monotone, SetConstraint):
+    """Keeps every slice along ``axis`` ordered: the exact isotonic projection
+    (``sets.Monotone``).
+
+    ``Monotone(min_value=0.0)`` is the positive, non-decreasing kernel. The
+    weight is replaced by the nearest point of the set after every optimizer
+    step, so the taps keep training freely inside it, unlike weights built
+    once from ``cumsum(exp(v))``. ``axis=0`` is the tap axis of a Conv1D
+    kernel ``(taps, in, out)``, of a DepthwiseConv1D kernel and of a 1-D
+    ``add_weight``; use ``axis=-1`` to order each input's weights across the
+    outputs of a Dense kernel.
+
+    Args:
+        increasing: ``True`` (default) for non-decreasing slices, ``False``
+            for non-increasing.
+        min_value: Optional finite lower bound for every entry.
+        max_value: Optional finite upper bound, ``>= min_value``.
+        min_step: Smallest difference between neighbours, ``>= 0``.
+        axis: The ordered axis, one int (default 0).
+
+    Raises:
+        ValueError: at construction for a non-bool ``increasing``, a
+            non-int ``axis``, ``min_value > max_value`` or ``min_step < 0``;
+            on first use for a scalar weight, an ``axis`` out of range, or
+            bounds closer than ``(n - 1) * min_step`` for slices of length
+            ``n``.
+
+    Example:
+
+        >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Monotone(min_value=0.0))
+        >>> import numpy as np
+        >>> np.asarray(Monotone()(np.array([3.0, 1.0, 2.0])))
+        array([2., 2., 2.])
+    """
+
+
+non_neg = NonNeg
+box = Box
+sum_to = SumTo
+simplex = Simplex
+capped_simplex = CappedSimplex
+l1_ball = L1Ball
+l2_ball = L2Ball
+unit_sphere = UnitSphere
+norm_band = NormBand
+linf_ball = LinfBall
+monotone = Monotone
+
+ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     NonNeg,
     Box,
     SumTo,
@@ -70,12 +279,12 @@ ALL_CONSTRAINTS = (
     LinfBall,
     Monotone,
 )
-"""Every public constraint class; tests and ``get`` iterate over it."""
+"""Every public constraint class, one per set of ``sets.ALL_SETS``."""
 
-_BY_NAME = _lookup.name_table(ALL_CONSTRAINTS)
+_BY_NAME = registry.name_table(ALL_CONSTRAINTS)
 
 
-def get(identifier):
+def get(identifier: Any) -> Any:
     """Return a constraint from a name, a config dict, a class or an instance.
 
     Args:
@@ -95,14 +304,28 @@ def get(identifier):
         >>> get("sum_to")
         SumTo(value=1.0, axis=None)
     """
-    return _lookup.resolve(identifier, _BY_NAME, "constraint", keras.constraints.get)
+    return registry.resolve(identifier, _BY_NAME, "constraint", keras.constraints.get)
+
+
+_DEPRECATED_BASES = {"GroupedConstraint": SetConstraint}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_BASES:
+        warnings.warn(
+            f"keras_kernel_constraints.constraints.{name} is deprecated (0.2.0): subclass "
+            "ProjectionConstraint, or write a set (keras_kernel_constraints.sets.Set).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _DEPRECATED_BASES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "ALL_CONSTRAINTS",
     "Box",
     "CappedSimplex",
-    "GroupedConstraint",
     "L1Ball",
     "L2Ball",
     "LinfBall",

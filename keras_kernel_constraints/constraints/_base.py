@@ -1,14 +1,16 @@
-"""Base class shared by every projection constraint."""
+"""Keras constraints whose call is a projection, and the adapter over sets."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import ConfigValueMixin
+from keras_kernel_constraints import regularizers
+from keras_kernel_constraints._core import dtypes
 
 
-class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
+class ProjectionConstraint(keras.constraints.Constraint):
     r"""A constraint whose call is the exact Euclidean projection onto a set.
 
     $$
@@ -17,14 +19,14 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
 
     Keras's optimizer calls the constraint after every update,
     ``variable.assign(constraint(variable))``, so the weight is the nearest
-    point of the set after each step. Subclasses implement ``project``
-    (a pure function of the weight), ``group_axes`` (which entries are
-    constrained together), ``penalty`` (the soft companion) and
-    ``get_config``.
+    point of the set after each step. Calling it checks the weight first: a
+    non-float dtype raises ``ValueError`` naming the constraint, on first use
+    rather than deep inside a backend op.
 
-    Calling the constraint checks the weight first: a non-float dtype or an
-    ``axis`` that does not fit the weight's rank raises ``ValueError`` naming
-    the constraint, on first use rather than deep inside a backend op.
+    The constraints of this package adapt a set of
+    ``keras_kernel_constraints.sets``. For a set of your own, subclass this
+    class and implement ``project`` (a pure function of the weight, with
+    ``keras.ops`` only) and ``get_config``.
 
     Example:
 
@@ -40,66 +42,40 @@ class ProjectionConstraint(ConfigValueMixin, keras.constraints.Constraint):
         array([-1.,  0.])
     """
 
-    def __call__(self, w):
-        w, _ = _groups.float_tensor(w, self._owner)
-        self.group_axes(_groups.static_shape(w))
+    def __call__(self, w: Any) -> Any:
+        w, _ = dtypes.float_tensor(w, type(self).__name__)
         return self.project(w)
 
-    def project(self, w):
+    def project(self, w: Any) -> Any:
         """Return the projection of tensor ``w``; pure, ``keras.ops`` only."""
         raise NotImplementedError
 
-    def group_axes(self, shape) -> tuple[int, ...]:
-        """Axes whose entries form one group, for a weight of ``shape``.
+    def penalty(self, strength: float = 0.01, power: int | None = None) -> Any:
+        """The soft companion, zero on the set: ``regularizers.companion(self, ...)``.
 
-        ``()`` means every entry is a group of its own (elementwise sets).
+        A closed-form penalty where the set has one, else
+        ``DistancePenalty(self)``; ``power=None`` takes the companion's
+        default (1 for elementwise sets, 2 otherwise).
         """
-        return ()
-
-    def penalty(self, strength=0.01, power=2):
-        """The soft companion: ``strength * sum_groups dist(w, C)**power``.
-
-        Subclasses with a closed-form penalty return it instead; this default
-        is ``DistancePenalty``.
-        """
-        from keras_kernel_constraints.regularizers import DistancePenalty
-
-        return DistancePenalty(self, strength=strength, power=power)
-
-    @property
-    def _owner(self) -> str:
-        return type(self).__name__
+        return regularizers.companion(self, strength=strength, power=power)
 
 
-class GroupedConstraint(ProjectionConstraint):
-    r"""A projection constraint acting on groups of entries chosen by ``axis``.
+class SetConstraint(ProjectionConstraint):
+    """The Keras face of a set: subclasses are ``(sets.X, SetConstraint)``.
 
-    $$
-    P(w)_g = \arg\min_{p \in C} \|p - w_g\|_2 \ \text{for every group } g
-    $$
-
-    ``axis`` is the axis or tuple of axes whose entries form one group;
-    ``None`` means every axis but the last for a weight of rank >= 2 and the
-    whole tensor otherwise. It is checked for type at construction and
-    against the weight's rank on first use.
-
-    Args:
-        axis: Axis or tuple of axes forming one group, or ``None``.
-
-    Example:
-
-        >>> from keras_kernel_constraints.constraints import SumTo
-        >>> SumTo(1.0).group_axes((3, 3, 8, 16))  # one group per filter
-        (0, 1, 2)
-        >>> SumTo(1.0, axis=(0, 1)).group_axes((3, 3, 8, 16))  # per spatial kernel
-        (0, 1)
+    The set supplies the parameters, their checks, the config and the
+    projection; this class supplies the Keras calling convention, so the
+    layout is resolved once per call and every error names the constraint.
     """
 
-    def __init__(self, axis=None):
-        self.axis = _validation.axis_argument(axis)
+    def __call__(self, w: Any) -> Any:
+        return self.project(w, owner=type(self).__name__)  # type: ignore[call-arg]
 
-    def group_axes(self, shape):
-        return _groups.group_axes(self.axis, shape, self._owner)
+    def group_axes(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Axes whose entries form one group, for a weight of ``shape``.
 
-    def get_config(self):
-        return {"axis": _validation.axis_config(self.axis)}
+        ``()`` means every entry is a group of its own. Raises ``ValueError``
+        naming the constraint if the weight does not fit.
+        """
+        resolve = self.resolve
+        return resolve(tuple(shape), "float32", type(self).__name__).axes

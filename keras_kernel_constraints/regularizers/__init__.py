@@ -2,34 +2,26 @@
 
 Use them wherever Keras takes a regularizer (``kernel_regularizer=``,
 ``add_weight(..., regularizer=...)``); the penalty is added to the training
-loss, so the gradient sees it (a constraint's projection does not).
+loss, so the gradient sees it (a constraint's projection does not). Each is
+``strength * sum(violation**p)`` with ``p = power`` (1 or 2), where the
+violation is zero exactly on the set of the constraint of the same name.
 
-Each is ``strength * sum(violation**p)`` with ``p = power`` (1 or 2):
-
-==============================================  ==========================================
-regularizer                                     violation
-==============================================  ==========================================
-``NonNegPenalty(strength, power)``              ``relu(-w_i)`` per entry
-``BoxPenalty(lo, hi, strength, power)``         ``dist(w_i, [lo, hi])`` per entry
-``SumToPenalty(value, axis, strength, power)``  ``|sum(w_g) - value|`` per group
-``SimplexPenalty(value, axis, ...)``            ``relu(-w_i)`` and ``|sum(w_g) - value|``
-``L2BallPenalty(radius, axis, ...)``            ``relu(||w_g|| - radius)`` per group
-``NormBandPenalty(min_norm, max_norm, ...)``    ``dist(||w_g||, [min_norm, max_norm])``
-``MonotonePenalty(inc, axis, ..., min_step)``   ``relu(min_step - (w[i+1] - w[i]))``
-``DistancePenalty(constraint, ...)``            ``dist(w_g, C_g)`` per group
-==============================================  ==========================================
-
-Smoothness penalties are not zero on a set; they pull neighbours along one
-axis together: ``FirstDifferencePenalty(axis, l1, l2)`` on ``w[i+1] - w[i]``
-and ``SecondDifferencePenalty(axis, l1, l2)`` on ``w[i+1] - 2 w[i] + w[i-1]``,
-each ``l1 * sum|d| + l2 * sum d**2``.
-
-Every constraint's ``.penalty(strength, power=...)`` returns its companion.
+``DistancePenalty(constraint)`` is the Euclidean distance to any
+constraint's set; ``companion(constraint)`` (or ``constraint.penalty()``)
+picks each constraint's closed-form penalty. Smoothness penalties
+(``FirstDifferencePenalty``, ``SecondDifferencePenalty``) are zero on no set
+and take Keras's ``l1``/``l2`` vocabulary. The table of every constraint and
+its companion is on the documentation's home page.
 """
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
 
 import keras
 
-from keras_kernel_constraints import _lookup
+from keras_kernel_constraints._core import registry
 from keras_kernel_constraints.regularizers._affine import (
     BoxPenalty,
     NonNegPenalty,
@@ -38,12 +30,13 @@ from keras_kernel_constraints.regularizers._affine import (
     non_neg_penalty,
     sum_to_penalty,
 )
-from keras_kernel_constraints.regularizers._base import DistancePenalty, GroupedPenalty, Penalty
+from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty, SetPenalty
+from keras_kernel_constraints.regularizers._companions import companion
 from keras_kernel_constraints.regularizers._monotone import (
-    DifferencePenalty,
     FirstDifferencePenalty,
     MonotonePenalty,
     SecondDifferencePenalty,
+    _DifferencePenalty,
     first_difference_penalty,
     monotone_penalty,
     second_difference_penalty,
@@ -58,7 +51,7 @@ from keras_kernel_constraints.regularizers._simplex import SimplexPenalty, simpl
 
 distance_penalty = DistancePenalty
 
-ALL_REGULARIZERS = (
+ALL_REGULARIZERS: tuple[type[Any], ...] = (
     NonNegPenalty,
     BoxPenalty,
     SumToPenalty,
@@ -72,10 +65,10 @@ ALL_REGULARIZERS = (
 )
 """Every public regularizer class."""
 
-_BY_NAME = _lookup.name_table(ALL_REGULARIZERS)
+_BY_NAME = registry.name_table(ALL_REGULARIZERS)
 
 
-def get(identifier):
+def get(identifier: Any) -> Any:
     """Return a regularizer from a name, a config dict, a class or an instance.
 
     Args:
@@ -95,16 +88,29 @@ def get(identifier):
         >>> get("non_neg_penalty")
         NonNegPenalty(strength=0.01, power=1)
     """
-    return _lookup.resolve(identifier, _BY_NAME, "regularizer", keras.regularizers.get)
+    return registry.resolve(identifier, _BY_NAME, "regularizer", keras.regularizers.get)
+
+
+_DEPRECATED_BASES = {"GroupedPenalty": SetPenalty, "DifferencePenalty": _DifferencePenalty}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_BASES:
+        warnings.warn(
+            f"keras_kernel_constraints.regularizers.{name} is deprecated (0.2.0): "
+            "subclass Penalty.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _DEPRECATED_BASES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "ALL_REGULARIZERS",
     "BoxPenalty",
-    "DifferencePenalty",
     "DistancePenalty",
     "FirstDifferencePenalty",
-    "GroupedPenalty",
     "L2BallPenalty",
     "MonotonePenalty",
     "NonNegPenalty",
@@ -114,6 +120,7 @@ __all__ = [
     "SimplexPenalty",
     "SumToPenalty",
     "box_penalty",
+    "companion",
     "distance_penalty",
     "first_difference_penalty",
     "get",

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import KW_ONLY
+from typing import Any
+
 from keras import ops
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import register as _register
-from keras_kernel_constraints.regularizers._base import GroupedPenalty, Penalty
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core.layout import AxisLike
+from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints._core.registry import register
+from keras_kernel_constraints.regularizers._base import SetPenalty
 
 
-@_register
-class NonNegPenalty(Penalty):
+@register
+@legacy_init(("strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class NonNegPenalty(SetPenalty):
     r"""``strength * sum(relu(-w) ** power)``: the soft form of ``NonNeg``.
 
     $$
@@ -28,27 +36,34 @@ class NonNegPenalty(Penalty):
         1.5
     """
 
-    def __init__(self, strength=0.01, power=1):
-        super().__init__(strength=strength, power=power)
+    _: KW_ONLY
+    strength: float = 0.01
+    power: int = 1
 
-    def violation(self, x):
-        return ops.sum(self._raise(ops.relu(-x)))
+    @property
+    def _set(self) -> sets.Set:
+        return sets.NonNegative()
+
+    def violation(self, x: Any) -> Any:
+        return ops.sum(self._to_power(self._distances(x)))
 
 
-@_register
-class BoxPenalty(Penalty):
+@register
+@legacy_init(("min_value", "max_value", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class BoxPenalty(SetPenalty):
     r"""``strength * sum((relu(lo - w) + relu(w - hi)) ** power)``.
 
     $$
     R(w) = \lambda \sum_i \bigl(\max(\ell - w_i, 0) + \max(w_i - u, 0)\bigr)^p
     $$
 
-    The soft form of ``Box(lo, hi)``: each entry pays for its distance to
-    the interval.
+    The soft form of ``Box(min_value, max_value)``: each entry pays for its
+    distance to the interval.
 
     Args:
-        min_value: Finite lower bound ``lo``.
-        max_value: Finite upper bound ``hi >= lo``.
+        min_value: Finite lower bound.
+        max_value: Finite upper bound, ``>= min_value``.
         strength: Finite factor ``>= 0``.
         power: ``1`` (default) or ``2``.
 
@@ -59,28 +74,36 @@ class BoxPenalty(Penalty):
         2.5
     """
 
-    def __init__(self, min_value=0.0, max_value=1.0, strength=0.01, power=1):
-        super().__init__(strength=strength, power=power)
-        self.min_value, self.max_value = _validation.ordered_bounds(min_value, max_value)
+    min_value: float = 0.0
+    max_value: float = 1.0
+    _: KW_ONLY
+    strength: float = 0.01
+    power: int = 1
 
-    def violation(self, x):
-        below = ops.relu(self.min_value - x)
-        above = ops.relu(x - self.max_value)
-        return ops.sum(self._raise(below + above))
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        box = sets.Box(self.min_value, self.max_value)
+        self._normalize(min_value=box.min_value, max_value=box.max_value)
 
-    def get_config(self):
-        return {"min_value": self.min_value, "max_value": self.max_value, **super().get_config()}
+    @property
+    def _set(self) -> sets.Set:
+        return sets.Box(self.min_value, self.max_value)
+
+    def violation(self, x: Any) -> Any:
+        return ops.sum(self._to_power(self._distances(x)))
 
 
-@_register
-class SumToPenalty(GroupedPenalty):
+@register
+@legacy_init(("value", "axis", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SumToPenalty(SetPenalty):
     r"""``strength * sum_groups |sum(w_g) - value| ** power``.
 
     $$
     R(w) = \lambda \sum_g \Bigl|\sum_{i \in g} w_i - s\Bigr|^p
     $$
 
-    The soft form of ``SumTo(value, axis)``, with the same groups. (The
+    The soft form of ``SumTo(value, axis=axis)``, with the same groups. (The
     Euclidean distance to the hyperplane is ``|sum(w_g) - value| / sqrt(n)``;
     use ``DistancePenalty(SumTo(...))`` for that scaling.)
 
@@ -97,23 +120,32 @@ class SumToPenalty(GroupedPenalty):
         1.0
     """
 
-    def __init__(self, value=1.0, axis=None, strength=0.01, power=2):
-        super().__init__(axis=axis, strength=strength, power=power)
-        self.value = _validation.finite_number(value, "value")
+    value: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+    strength: float = 0.01
+    power: int = 2
 
-    def violation(self, x):
-        axes = self.group_axes(x)
-        if _groups.group_size(_groups.static_shape(x), axes) == 0:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        total = sets.SumTo(self.value, axis=self.axis)
+        self._normalize(value=total.value, axis=total.axis)
+
+    @property
+    def _set(self) -> sets.Set:
+        return sets.SumTo(self.value, axis=self.axis)
+
+    def violation(self, x: Any) -> Any:
+        layout = self._layout(x)
+        if layout.size == 0:
             return ops.zeros((), dtype=x.dtype)
-        return ops.sum(self._raise(sum_residual(x, axes, self.value)))
-
-    def get_config(self):
-        return {"value": self.value, **super().get_config()}
+        return ops.sum(self._to_power(sum_residual(x, layout.axes, self.value)))
 
 
-def sum_residual(x, axes, value):
+def sum_residual(x: Any, axes: tuple[int, ...], value: float) -> Any:
     """``|sum(x_g) - value|`` per group, kept broadcastable."""
-    return ops.abs(_groups.group_sum(x, axes) - value)
+    sums = ops.sum(x, axis=axes, keepdims=True) if axes else x
+    return ops.abs(sums - value)
 
 
 non_neg_penalty = NonNegPenalty

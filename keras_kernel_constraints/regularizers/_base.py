@@ -1,15 +1,38 @@
-"""Base class for soft penalties, and the generic distance penalty."""
+"""Soft penalties: the base class and the distance to any constraint's set."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import KW_ONLY
+from typing import Any
 
 import keras
 from keras import ops
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import ConfigValueMixin, register
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import dtypes, registry, validation
+from keras_kernel_constraints._core.params import Parameters, legacy_init, legacy_positional
 
 
-class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
+class CheckedRegularizer(Parameters, keras.regularizers.Regularizer):
+    """The envelope of every regularizer here: a float check naming the class,
+    then ``_loss`` on the weight upcast to float32 when it is half precision."""
+
+    def __call__(self, w: Any) -> Any:
+        w, dtype = dtypes.float_tensor(w, type(self).__name__)
+        return self._loss(ops.cast(w, dtypes.compute_dtype(dtype)))
+
+    def _loss(self, x: Any) -> Any:
+        raise NotImplementedError
+
+
+def resolve_layout(owner: object, a_set: sets.Set, x: Any) -> Any:
+    """``a_set``'s layout resolved against tensor ``x``; errors name ``owner``'s class."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return a_set.resolve(tuple(x.shape), dtype, type(owner).__name__)
+
+
+class Penalty(CheckedRegularizer):
     r"""A soft penalty: zero on feasible weights, growing with the violation.
 
     $$
@@ -20,7 +43,8 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
 
     float16 and bfloat16 weights are penalised in float32 and the loss is
     returned in float32 (as Keras computes losses); other weights keep their
-    dtype. Subclasses implement ``violation`` on the upcast tensor.
+    dtype. Subclasses implement ``violation`` on the upcast tensor; the
+    package's own are frozen dataclasses whose fields are their config.
 
     Args:
         strength: Finite factor ``>= 0``.
@@ -33,67 +57,64 @@ class Penalty(ConfigValueMixin, keras.regularizers.Regularizer):
 
         >>> class NonPositivePenalty(Penalty):
         ...     def violation(self, x):
-        ...         return keras.ops.sum(self._raise(keras.ops.relu(x)))
+        ...         return keras.ops.sum(self._to_power(keras.ops.relu(x)))
         >>> import numpy as np
         >>> float(NonPositivePenalty(strength=0.5)(np.array([-1.0, 2.0, 1.0])))
         1.5
     """
 
-    def __init__(self, strength=0.01, power=1):
-        self.strength = _validation.non_negative_number(strength, "strength")
-        self.power = _validation.power(power)
+    strength: float
+    power: int
 
-    def __call__(self, w):
-        w, dtype = _groups.float_tensor(w, type(self).__name__)
-        x = ops.cast(w, _groups.compute_dtype(dtype))
+    @legacy_positional(("strength", "power"))
+    def __init__(self, *, strength: float = 0.01, power: int = 1) -> None:
+        # The package's penalties are dataclasses with fields of their own;
+        # this constructor serves penalties written as plain subclasses.
+        self._normalize(strength=strength, power=power)
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        self._normalize(strength=validation.non_negative_number(self.strength, "strength"),
+                        power=validation.power(self.power))
+
+    def get_config(self) -> dict[str, Any]:
+        if dataclasses.is_dataclass(self):
+            return super().get_config()
+        return {"strength": self.strength, "power": self.power}
+
+    def _loss(self, x: Any) -> Any:
         return self.strength * self.violation(x)
 
-    def violation(self, x):
+    def violation(self, x: Any) -> Any:
         """``sum_groups violation_g(x) ** power`` for tensor ``x``."""
         raise NotImplementedError
 
-    def _raise(self, v):
+    def _to_power(self, v: Any) -> Any:
         """``v ** power`` for a non-negative tensor ``v``."""
         return v if self.power == 1 else ops.square(v)
 
-    def get_config(self):
-        return {"strength": self.strength, "power": self.power}
+    _raise = _to_power  # the 0.1.0 name, used by penalties users wrote
 
 
-class GroupedPenalty(Penalty):
-    r"""A penalty on groups of entries chosen by ``axis``, as constraints use.
+class SetPenalty(Penalty):
+    """A penalty whose groups and parameters are those of a set (``_set``)."""
 
-    $$
-    R(w) = \lambda \sum_g v(w_g)
-    $$
+    @property
+    def _set(self) -> sets.Set:
+        raise NotImplementedError
 
-    Args:
-        axis: Axis or tuple of axes forming one group, or ``None`` (the
-            convention of the constraints: one group per output unit).
-        strength: Finite factor ``>= 0``.
-        power: ``1`` or ``2``.
+    def _layout(self, x: Any) -> Any:
+        """The set's layout resolved against ``x``; errors name the penalty."""
+        return resolve_layout(self, self._set, x)
 
-    Example:
-
-        >>> from keras_kernel_constraints.regularizers import SumToPenalty
-        >>> import numpy as np
-        >>> float(SumToPenalty(1.0, axis=0, strength=1.0)(np.ones((3, 2))))  # (3-1)^2 twice
-        8.0
-    """
-
-    def __init__(self, axis=None, strength=0.01, power=2):
-        super().__init__(strength=strength, power=power)
-        self.axis = _validation.axis_argument(axis)
-
-    def group_axes(self, x):
-        """Resolved group axes for tensor ``x``; ``ValueError`` if they do not fit."""
-        return _groups.group_axes(self.axis, _groups.static_shape(x), type(self).__name__)
-
-    def get_config(self):
-        return {"axis": _validation.axis_config(self.axis), **super().get_config()}
+    def _distances(self, x: Any) -> Any:
+        """The set's closed-form per-group distances of ``x``."""
+        return self._set._distance(x, self._layout(x))
 
 
-@register
+@registry.register
+@legacy_init(("constraint", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class DistancePenalty(Penalty):
     r"""``strength * sum_groups dist(w_g, C_g) ** power`` for any constraint.
 
@@ -104,12 +125,12 @@ class DistancePenalty(Penalty):
     The distance is measured to the constraint's own projection, held fixed
     with ``stop_gradient``, so for ``power=2`` the gradient is
     ``2 * strength * (w - P(w))``: it points straight at the nearest feasible
-    point. Groups are the constraint's groups (``group_axes``); a constraint
-    from outside this package counts the whole tensor as one group.
+    point. Groups are the constraint's groups; a constraint from outside this
+    package counts the whole tensor as one group.
 
     Args:
-        constraint: A constraint instance, name or config (see
-            ``keras_kernel_constraints.constraints.get``).
+        constraint: A constraint instance, a registered name of this
+            package (``"sum_to"``) or a serialized config.
         strength: Finite factor ``>= 0``.
         power: ``2`` (default, squared distance) or ``1`` (distance; its
             gradient is 0 on feasible weights, never NaN).
@@ -121,45 +142,58 @@ class DistancePenalty(Penalty):
         >>> layer = keras.layers.Dense(4, kernel_regularizer=reg)
     """
 
-    def __init__(self, constraint, strength=0.01, power=2):
-        from keras_kernel_constraints import constraints
+    constraint: Any = None
+    _: KW_ONLY
+    strength: float = 0.01
+    power: int = 2
 
-        super().__init__(strength=strength, power=power)
-        resolved = constraints.get(constraint)
-        if resolved is None:
-            raise ValueError("`constraint` must be a constraint, a name or a config; got None.")
-        self.constraint = resolved
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._normalize(constraint=_constraint(self.constraint))
 
-    def violation(self, x):
-        from keras_kernel_constraints.constraints import ProjectionConstraint
-
-        shape = _groups.static_shape(x)
-        if isinstance(self.constraint, ProjectionConstraint):
-            axes = self.constraint.group_axes(shape)
+    def violation(self, x: Any) -> Any:
+        shape = tuple(x.shape)
+        if isinstance(self.constraint, sets.Set):
+            dtype = keras.backend.standardize_dtype(x.dtype)
+            axes = self.constraint.resolve(shape, dtype, type(self.constraint).__name__).axes
         else:
             axes = tuple(range(len(shape)))
         diff = x - ops.stop_gradient(ops.cast(self.constraint(x), x.dtype))
         if not axes:
-            return ops.sum(self._raise(ops.abs(diff)))
-        squared = _groups.group_sum(ops.square(diff), axes)
+            return ops.sum(self._to_power(ops.abs(diff)))
+        squared = ops.sum(ops.square(diff), axis=axes, keepdims=True)
         if self.power == 2:
             return ops.sum(squared)
         return ops.sum(_safe_sqrt(squared))
 
-    def get_config(self):
-        return {
-            "constraint": keras.saving.serialize_keras_object(self.constraint),
-            **super().get_config(),
-        }
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "constraint": keras.saving.serialize_keras_object(self.constraint)}
 
-    def __repr__(self):
-        return (
-            f"DistancePenalty({self.constraint!r}, strength={self.strength!r}, "
-            f"power={self.power!r})"
-        )
+    def __repr__(self) -> str:
+        return (f"DistancePenalty({self.constraint!r}, strength={self.strength!r}, "
+                f"power={self.power!r})")
 
 
-def _safe_sqrt(x):
+def _constraint(identifier: Any) -> Any:
+    """A constraint from an instance, a registered name or a serialized config."""
+    if identifier is None:
+        raise ValueError("`constraint` must be a constraint, a name or a config; got None.")
+    if isinstance(identifier, str):
+        cls = registry.registered(identifier)
+        if cls is None:
+            raise ValueError(f"`constraint`: unknown constraint name {identifier!r}.")
+        return cls()
+    if isinstance(identifier, dict):
+        return keras.constraints.get(identifier)
+    if isinstance(identifier, type):
+        return identifier()
+    if not callable(identifier):
+        raise ValueError(f"`constraint` must be callable; got {identifier!r}.")
+    return identifier
+
+
+def _safe_sqrt(x: Any) -> Any:
     """``sqrt(x)`` whose gradient at 0 is 0 instead of inf * 0 = NaN."""
     positive = x > 0
     return ops.where(positive, ops.sqrt(ops.where(positive, x, ops.ones_like(x))), 0.0)

@@ -1,31 +1,39 @@
-"""Penalties on the order and smoothness of a weight along one axis."""
+"""Penalties on the order and the smoothness of a weight along one axis."""
 
 from __future__ import annotations
 
-import keras
+import dataclasses
+from dataclasses import KW_ONLY
+from typing import Any, ClassVar
+
 from keras import ops
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import ConfigValueMixin
-from keras_kernel_constraints._config import register as _register
-from keras_kernel_constraints.projections._monotone import monotone_axis
-from keras_kernel_constraints.regularizers._base import Penalty
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import validation
+from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints._core.registry import register
+from keras_kernel_constraints.regularizers._base import (
+    CheckedRegularizer,
+    SetPenalty,
+    resolve_layout,
+)
 
 
-def differences(x, axis, order=1):
-    """Finite differences of ``order`` along ``axis`` (empty when too short)."""
-    n = _groups.static_shape(x)[axis]
-    if n <= order:
+def differences(x: Any, axis: int, order: int = 1) -> Any:
+    """Finite differences of ``order`` along ``axis``, or ``None`` when the axis is
+    too short to have any."""
+    if x.shape[axis] <= order:
         return None
-    x = ops.convert_to_tensor(x)
     lead = (slice(None),) * axis
     for _ in range(order):
         x = x[lead + (slice(1, None),)] - x[lead + (slice(None, -1),)]
     return x
 
 
-@_register
-class MonotonePenalty(Penalty):
+@register
+@legacy_init(("increasing", "axis", "strength", "power", "min_step"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class MonotonePenalty(SetPenalty):
     r"""``strength * sum(relu(min_step - dw) ** power)``: the soft ``Monotone``.
 
     $$
@@ -38,10 +46,10 @@ class MonotonePenalty(Penalty):
 
     Args:
         increasing: ``True`` (default) or ``False``.
+        min_step: Smallest step that costs nothing, ``>= 0``.
         axis: The ordered axis, one int (default 0).
         strength: Finite factor ``>= 0``.
         power: ``2`` (default) or ``1``.
-        min_step: Smallest step that costs nothing, ``>= 0``.
 
     Example:
 
@@ -50,76 +58,62 @@ class MonotonePenalty(Penalty):
         1.0
     """
 
-    def __init__(self, increasing=True, axis=0, strength=0.01, power=2, min_step=0.0):
-        super().__init__(strength=strength, power=power)
-        self.increasing = _validation.boolean(increasing, "increasing")
-        self.axis = _validation.ordered_axis(axis)
-        self.min_step = _validation.non_negative_number(min_step, "min_step")
+    increasing: bool = True
+    _: KW_ONLY
+    min_step: float = 0.0
+    axis: int = 0
+    strength: float = 0.01
+    power: int = 2
 
-    def violation(self, x):
-        axis = monotone_axis(self.axis, _groups.static_shape(x), type(self).__name__)
-        steps = differences(x, axis)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        order = sets.Monotone(self.increasing, min_step=self.min_step, axis=self.axis)
+        self._normalize(increasing=order.increasing, min_step=order.min_step, axis=order.axis)
+
+    @property
+    def _set(self) -> sets.Set:
+        return sets.Monotone(self.increasing, min_step=self.min_step, axis=self.axis)
+
+    def violation(self, x: Any) -> Any:
+        steps = differences(x, self._layout(x).axes[0])
         if steps is None:
             return ops.zeros((), dtype=x.dtype)
         if not self.increasing:
             steps = -steps
-        return ops.sum(self._raise(ops.relu(self.min_step - steps)))
-
-    def get_config(self):
-        return {
-            "increasing": self.increasing,
-            "axis": self.axis,
-            **super().get_config(),
-            "min_step": self.min_step,
-        }
+        return ops.sum(self._to_power(ops.relu(self.min_step - steps)))
 
 
-class DifferencePenalty(ConfigValueMixin, keras.regularizers.Regularizer):
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class _DifferencePenalty(CheckedRegularizer):
     r"""``l1 * sum|D w| + l2 * sum (D w)**2`` for a finite-difference operator ``D``.
 
-    $$
-    R(w) = \ell_1 \sum |D w| + \ell_2 \sum (D w)^2
-    $$
-
-    Subclasses fix the order of the differences. float16 and bfloat16
-    weights are penalised in float32, like every penalty here.
-
-    Args:
-        axis: The axis along which differences are taken (default 0).
-        l1: Finite factor ``>= 0`` of the sum of absolute differences.
-        l2: Finite factor ``>= 0`` of the sum of squared differences.
-
-    Example:
-
-        >>> from keras_kernel_constraints.regularizers import FirstDifferencePenalty
-        >>> import numpy as np
-        >>> float(FirstDifferencePenalty(l1=1.0, l2=0.0)(np.array([0.0, 1.0, 3.0])))
-        3.0
+    Smoothness penalties are zero on no set, so they take Keras's ``L1L2``
+    vocabulary (``l1``, ``l2``) rather than ``strength`` and ``power``.
     """
 
-    order = 1
+    order: ClassVar[int] = 1
+    _: KW_ONLY
+    axis: int = 0
+    l1: float = 0.0
+    l2: float = 0.01
 
-    def __init__(self, axis=0, l1=0.0, l2=0.01):
-        self.axis = _validation.ordered_axis(axis)
-        self.l1 = _validation.non_negative_number(l1, "l1")
-        self.l2 = _validation.non_negative_number(l2, "l2")
+    def __post_init__(self) -> None:
+        self._normalize(axis=validation.ordered_axis(self.axis),
+                        l1=validation.non_negative_number(self.l1, "l1"),
+                        l2=validation.non_negative_number(self.l2, "l2"))
 
-    def __call__(self, w):
-        owner = type(self).__name__
-        w, dtype = _groups.float_tensor(w, owner)
-        x = ops.cast(w, _groups.compute_dtype(dtype))
-        axis = monotone_axis(self.axis, _groups.static_shape(x), owner)
+    def _loss(self, x: Any) -> Any:
+        axis = resolve_layout(self, sets.Monotone(axis=self.axis), x).axes[0]
         d = differences(x, axis, self.order)
         if d is None:
             return ops.zeros((), dtype=x.dtype)
         return self.l1 * ops.sum(ops.abs(d)) + self.l2 * ops.sum(ops.square(d))
 
-    def get_config(self):
-        return {"axis": self.axis, "l1": self.l1, "l2": self.l2}
 
-
-@_register
-class FirstDifferencePenalty(DifferencePenalty):
+@register
+@legacy_init(("axis", "l1", "l2"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class FirstDifferencePenalty(_DifferencePenalty):
     r"""Smoothness: ``l1 * sum|w[i+1] - w[i]| + l2 * sum (w[i+1] - w[i])**2``.
 
     $$
@@ -142,11 +136,13 @@ class FirstDifferencePenalty(DifferencePenalty):
         3.0
     """
 
-    order = 1
+    order: ClassVar[int] = 1
 
 
-@_register
-class SecondDifferencePenalty(DifferencePenalty):
+@register
+@legacy_init(("axis", "l1", "l2"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SecondDifferencePenalty(_DifferencePenalty):
     r"""Curvature: the same sums over ``w[i+1] - 2 w[i] + w[i-1]``.
 
     $$
@@ -168,7 +164,7 @@ class SecondDifferencePenalty(DifferencePenalty):
         1.0
     """
 
-    order = 2
+    order: ClassVar[int] = 2
 
 
 monotone_penalty = MonotonePenalty

@@ -1,34 +1,32 @@
-"""Closed-form penalties for l2 balls and norm bands: the distance itself."""
+"""Closed-form penalties for l2 balls and norm bands: the set's distance itself."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import KW_ONLY
+from typing import Any
+
 from keras import ops
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import register as _register
-from keras_kernel_constraints.regularizers._base import GroupedPenalty
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core.layout import AxisLike
+from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints._core.registry import register
+from keras_kernel_constraints.regularizers._base import SetPenalty
 
 
-def band_distance(x, axes, min_norm, max_norm):
-    """Distance of each group's norm to ``[min_norm, max_norm]``, kept broadcastable.
-
-    For a non-zero group this is the Euclidean distance of the group to the
-    set ``{p : min_norm <= ||p|| <= max_norm}``.
-    """
-    norm = _groups.group_norm(x, axes)
-    return ops.relu(min_norm - norm) + ops.relu(norm - max_norm)
-
-
-@_register
-class L2BallPenalty(GroupedPenalty):
+@register
+@legacy_init(("radius", "axis", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class L2BallPenalty(SetPenalty):
     r"""``strength * sum_g relu(||w_g|| - radius)**power``.
 
     $$
     R(w) = \lambda \sum_g \max(\|w_g\|_2 - r, 0)^p
     $$
 
-    The soft form of ``L2Ball(radius, axis)``; ``relu(||w_g|| - radius)`` is
-    exactly the distance of the group to the ball.
+    The soft form of ``L2Ball(radius, axis=axis)``; ``relu(||w_g|| - radius)``
+    is exactly the distance of the group to the ball.
 
     Args:
         radius: Positive radius.
@@ -42,19 +40,29 @@ class L2BallPenalty(GroupedPenalty):
         16.0
     """
 
-    def __init__(self, radius=1.0, axis=None, strength=0.01, power=2):
-        super().__init__(axis=axis, strength=strength, power=power)
-        self.radius = _validation.positive_number(radius, "radius")
+    radius: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+    strength: float = 0.01
+    power: int = 2
 
-    def violation(self, x):
-        return ops.sum(self._raise(band_distance(x, self.group_axes(x), 0.0, self.radius)))
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ball = sets.L2Ball(self.radius, axis=self.axis)
+        self._normalize(radius=ball.radius, axis=ball.axis)
 
-    def get_config(self):
-        return {"radius": self.radius, **super().get_config()}
+    @property
+    def _set(self) -> sets.Set:
+        return sets.L2Ball(self.radius, axis=self.axis)
+
+    def violation(self, x: Any) -> Any:
+        return ops.sum(self._to_power(self._distances(x)))
 
 
-@_register
-class NormBandPenalty(GroupedPenalty):
+@register
+@legacy_init(("min_norm", "max_norm", "axis", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class NormBandPenalty(SetPenalty):
     r"""``strength * sum_g dist(||w_g||, [min_norm, max_norm])**power``.
 
     $$
@@ -77,16 +85,24 @@ class NormBandPenalty(GroupedPenalty):
         0.5
     """
 
-    def __init__(self, min_norm=0.0, max_norm=1.0, axis=None, strength=0.01, power=2):
-        super().__init__(axis=axis, strength=strength, power=power)
-        self.min_norm, self.max_norm = _validation.norm_bounds(min_norm, max_norm)
+    min_norm: float = 0.0
+    max_norm: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+    strength: float = 0.01
+    power: int = 2
 
-    def violation(self, x):
-        distance = band_distance(x, self.group_axes(x), self.min_norm, self.max_norm)
-        return ops.sum(self._raise(distance))
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        band = sets.NormBand(self.min_norm, self.max_norm, axis=self.axis)
+        self._normalize(min_norm=band.min_norm, max_norm=band.max_norm, axis=band.axis)
 
-    def get_config(self):
-        return {"min_norm": self.min_norm, "max_norm": self.max_norm, **super().get_config()}
+    @property
+    def _set(self) -> sets.Set:
+        return sets.NormBand(self.min_norm, self.max_norm, axis=self.axis)
+
+    def violation(self, x: Any) -> Any:
+        return ops.sum(self._to_power(self._distances(x)))
 
 
 l2_ball_penalty = L2BallPenalty

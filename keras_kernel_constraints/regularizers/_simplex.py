@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import KW_ONLY
+from typing import Any
+
 from keras import ops
 
-from keras_kernel_constraints import _groups, _validation
-from keras_kernel_constraints._config import register as _register
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core.layout import AxisLike
+from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints._core.registry import register
 from keras_kernel_constraints.regularizers._affine import sum_residual
-from keras_kernel_constraints.regularizers._base import GroupedPenalty
+from keras_kernel_constraints.regularizers._base import SetPenalty
 
 
-@_register
-class SimplexPenalty(GroupedPenalty):
+@register
+@legacy_init(("value", "axis", "strength", "power"))
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SimplexPenalty(SetPenalty):
     r"""``strength * (sum_i relu(-w_i)**p + sum_g |sum(w_g) - value|**p)``.
 
     $$
     R(w) = \lambda \Bigl(\sum_i \max(-w_i, 0)^p + \sum_g \Bigl|\sum_{i \in g} w_i - s\Bigr|^p\Bigr)
     $$
 
-    The soft form of ``Simplex(value, axis)``: every negative entry and
+    The soft form of ``Simplex(value, axis=axis)``: every negative entry and
     every group's sum residual pay. Zero exactly on the simplex.
 
     Args:
@@ -33,19 +41,27 @@ class SimplexPenalty(GroupedPenalty):
         1.0
     """
 
-    def __init__(self, value=1.0, axis=None, strength=0.01, power=2):
-        super().__init__(axis=axis, strength=strength, power=power)
-        self.value = _validation.positive_number(value, "value")
+    value: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+    strength: float = 0.01
+    power: int = 2
 
-    def violation(self, x):
-        axes = self.group_axes(x)
-        negative = ops.sum(self._raise(ops.relu(-x)))
-        if _groups.group_size(_groups.static_shape(x), axes) == 0:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        simplex = sets.Simplex(self.value, axis=self.axis)
+        self._normalize(value=simplex.value, axis=simplex.axis)
+
+    @property
+    def _set(self) -> sets.Set:
+        return sets.Simplex(self.value, axis=self.axis)
+
+    def violation(self, x: Any) -> Any:
+        layout = self._layout(x)
+        negative = ops.sum(self._to_power(ops.relu(-x)))
+        if layout.size == 0:
             return negative
-        return negative + ops.sum(self._raise(sum_residual(x, axes, self.value)))
-
-    def get_config(self):
-        return {"value": self.value, **super().get_config()}
+        return negative + ops.sum(self._to_power(sum_residual(x, layout.axes, self.value)))
 
 
 simplex_penalty = SimplexPenalty

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-import keras_kernel_constraints.projections._isotonic as isotonic
+import keras_kernel_constraints.sets._isotonic as isotonic
 from keras_kernel_constraints.projections import project_monotone
 from tests.helpers import EPS, FLOAT_DTYPES, as_f64, jit, np_dtype, tensor, to_numpy
 
@@ -199,7 +199,8 @@ def test_bounds_and_steps_match_a_qp_solver(increasing, lo, hi, step, rng):
     low, high = -np.inf if lo is None else lo, np.inf if hi is None else hi
     for n in (1, 2, 4, 8) if (hi or 1) - (lo or 0) >= 0.7 else (1, 2, 4):
         for y in rng.normal(size=(6, n)) * 1.5:
-            out = as_f64(project(tensor(y, "float64"), 0, increasing, lo, hi, step))
+            out = as_f64(project(tensor(y, "float64"), increasing, axis=0, min_value=lo, max_value=hi,
+                                   min_step=step))
             ref = qp_reference(y, increasing, lo, hi, step)
             assert np.all(sign * np.diff(out) >= step - 1e-12)
             assert np.all(np.isfinite(out))
@@ -215,7 +216,8 @@ def test_bounds_and_steps_hold_in_every_dtype(dtype, rng):
     eps = EPS[dtype] * 4
     assert out.min() >= -1.0 and out.max() <= 2.0
     assert np.diff(out, axis=-1).min() >= 0.05 - eps * 2
-    again = as_f64(project(tensor(out, dtype), -1, True, -1.0, 2.0, 0.05))
+    again = as_f64(project(tensor(out, dtype), True, axis=-1, min_value=-1.0, max_value=2.0,
+                                 min_step=0.05))
     np.testing.assert_allclose(again, out, atol=eps * 4)
 
 
@@ -311,7 +313,7 @@ def test_integer_weight_raises():
 def test_steps_exactly_feasible_at_the_limit():
     # Bounds exactly (n - 1) * min_step apart leave one feasible point.
     w = tensor([5.0, -3.0, 0.0, 2.0], "float64")
-    out = as_f64(project(w, 0, True, 0.0, 0.75, 0.25))
+    out = as_f64(project(w, True, axis=0, min_value=0.0, max_value=0.75, min_step=0.25))
     np.testing.assert_allclose(out, [0.0, 0.25, 0.5, 0.75], atol=1e-15)
 
 

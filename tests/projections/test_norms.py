@@ -16,7 +16,7 @@ from keras_kernel_constraints.projections import (
     project_linf_ball,
     project_norm_band,
 )
-from tests.helpers import EPS, FLOAT_DTYPES, as_f64, jit, tensor, to_numpy
+from tests.helpers import EPS, FLOAT_DTYPES, as_f64, tensor, to_numpy
 
 
 def reference_band(x, lo, hi, axes):
@@ -124,11 +124,3 @@ def test_linf_ball_is_exact(dtype, rng):
     np.testing.assert_array_equal(to_numpy(project_linf_ball(out, 1.5)), to_numpy(out))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_norm_projections_compile_with_xla_and_match_eager(dtype, rng):
-    w = tensor(rng.normal(size=(3, 3, 4, 8)), dtype)
-    for fn, args in ((project_l2_ball, (0.5,)), (project_l2_sphere, (1.0,)),
-                     (project_norm_band, (0.5, 1.0)), (project_linf_ball, (0.3,))):
-        compiled = jit(lambda x, fn=fn, args=args: fn(x, *args))
-        np.testing.assert_allclose(as_f64(compiled(w)), as_f64(fn(w, *args)), rtol=0,
-                                   atol=4 * EPS[dtype])

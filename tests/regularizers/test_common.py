@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kernel_constraints import _lookup, regularizers
+from keras_kernel_constraints import regularizers
+from keras_kernel_constraints._core import registry as _lookup
+from keras_kernel_constraints.constraints import NonNeg
 from keras_kernel_constraints.regularizers import DistancePenalty
 from tests.catalog import CONSTRAINTS, REGULARIZERS
 from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_numpy
@@ -12,6 +14,36 @@ from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_nu
 # Sum residuals and norms are computed from rounded entries: how far from 0
 # a companion penalty (strength 1, power 1) may be on a projected weight.
 VANISH_TOL = {"float64": 1e-12, "float32": 1e-5, "float16": 0.1, "bfloat16": 0.5}
+
+
+# The set parameters of every penalty are checked through its set's spec
+# (tests/test_specs.py); these are the penalties' own parameters.
+@pytest.mark.parametrize(
+    "make, parameter",
+    [
+        (lambda: regularizers.NonNegPenalty(strength=-0.1), "strength"),
+        (lambda: regularizers.NonNegPenalty(strength=float("nan")), "strength"),
+        (lambda: regularizers.NonNegPenalty(strength=None), "strength"),
+        (lambda: regularizers.NonNegPenalty(strength=float("inf")), "strength"),
+        (lambda: regularizers.NonNegPenalty(strength=0.1, power=3), "power"),
+        (lambda: regularizers.NonNegPenalty(strength=0.1, power=1.5), "power"),
+        (lambda: regularizers.NonNegPenalty(strength=0.1, power="2"), "power"),
+        (lambda: regularizers.SumToPenalty(1.0, strength=-1), "strength"),
+        (lambda: regularizers.SimplexPenalty(1.0, strength=-1.0), "strength"),
+        (lambda: regularizers.SimplexPenalty(1.0, power=4), "power"),
+        (lambda: regularizers.MonotonePenalty(power=3), "power"),
+        (lambda: regularizers.DistancePenalty(None), "constraint"),
+        (lambda: regularizers.DistancePenalty("no_such_set"), "constraint"),
+        (lambda: regularizers.DistancePenalty(NonNeg(), power=0), "power"),
+        (lambda: regularizers.FirstDifferencePenalty(l1=-0.1), "l1"),
+        (lambda: regularizers.SecondDifferencePenalty(l2=float("inf")), "l2"),
+        (lambda: regularizers.SecondDifferencePenalty(axis=None), "axis"),
+        (lambda: regularizers.FirstDifferencePenalty(axis=(0, 1)), "axis"),
+    ],
+)
+def test_bad_penalty_arguments_raise_naming_the_parameter(make, parameter):
+    with pytest.raises(ValueError, match=f"`{parameter}`"):
+        make()
 
 
 def test_every_public_regularizer_is_catalogued():
@@ -36,7 +68,7 @@ def test_lookup_by_class_name_and_snake_case_alias(cls):
 def test_companion_penalties_vanish_on_the_set_and_not_off_it(constraint, dtype, rng):
     w = tensor(3 * rng.normal(size=(3, 3, 2, 4)), dtype)
     feasible = constraint(w)
-    for penalty in (constraint.penalty(1.0, power=1), DistancePenalty(constraint, 1.0, power=1)):
+    for penalty in (constraint.penalty(1.0, power=1), DistancePenalty(constraint, strength=1.0, power=1)):
         on_set = float(to_numpy(penalty(feasible)))
         off_set = float(to_numpy(penalty(w)))
         assert 0.0 <= on_set <= VANISH_TOL[dtype] * (1 + np.abs(to_numpy(feasible)).max())

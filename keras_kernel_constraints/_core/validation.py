@@ -1,8 +1,9 @@
-"""Argument checks shared by every constraint and regularizer.
+"""Argument checks shared by every set, constraint, penalty and projection.
 
 Each check names the offending parameter and the allowed range, and returns
 the value normalised to plain Python types, so configs stay JSON-native and
-round-trip exactly.
+round-trip exactly. Checks that need the weight's shape take an ``owner``
+(the class or function the user called) and name it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def positive_number(value, name: str) -> float:
     return value
 
 
+def optional_number(value, name: str) -> float | None:
+    """``None``, or ``value`` as a finite Python float."""
+    return None if value is None else finite_number(value, name)
+
+
 def ordered_bounds(min_value, max_value) -> tuple[float, float]:
     """Return finite ``(min_value, max_value)`` with ``min_value <= max_value``."""
     min_value = finite_number(min_value, "min_value")
@@ -68,6 +74,43 @@ def norm_bounds(min_norm, max_norm) -> tuple[float, float]:
     return min_norm, max_norm
 
 
+def optional_ordered_bounds(min_value, max_value) -> tuple[float | None, float | None]:
+    """Like ``ordered_bounds``, with ``None`` for a missing bound."""
+    min_value = optional_number(min_value, "min_value")
+    max_value = optional_number(max_value, "max_value")
+    if min_value is not None and max_value is not None:
+        ordered_bounds(min_value, max_value)
+    return min_value, max_value
+
+
+def steps_fit(n: int, min_value, max_value, min_step: float, owner: str) -> None:
+    """Raise unless ``n`` entries, ``min_step`` apart, fit in ``[min_value, max_value]``."""
+    if min_value is None or max_value is None or n < 2:
+        return
+    span = (n - 1) * min_step
+    # Relative slack: (n - 1) * min_step may round just past an exact fit.
+    if max_value - min_value < span * (1 - 1e-12):
+        raise ValueError(
+            f"{owner}: `min_step`={min_step} is infeasible: {n} ordered entries need "
+            f"max_value - min_value >= {n - 1} * min_step = {span}, "
+            f"but min_value={min_value}, max_value={max_value}."
+        )
+
+
+def sum_fits(n: int, value: float, min_value: float, max_value: float, owner: str) -> None:
+    """Raise unless a group of ``n`` entries in ``[min_value, max_value]`` can sum to ``value``.
+
+    A relative slack of 1e-12 accepts targets that miss ``n * bound`` only by
+    the rounding of computing them (``value = n * max_value`` in floats).
+    """
+    slack = 1e-12 * max(1.0, abs(value), n * abs(min_value), n * abs(max_value))
+    if n and (n * min_value > value + slack or n * max_value < value - slack):
+        raise ValueError(
+            f"{owner}: no group of n={n} entries in [{min_value}, {max_value}] sums to "
+            f"`value`={value}; need n * min_value <= value <= n * max_value."
+        )
+
+
 def power(value, name: str = "power") -> int:
     """Return the penalty exponent as an int from ``ALLOWED_POWERS``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -78,7 +121,7 @@ def power(value, name: str = "power") -> int:
         raise ValueError(
             f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}."
         )
-    return int(value)
+    return int(value)  # type: ignore[call-overload]
 
 
 def axis_argument(axis, name: str = "axis"):

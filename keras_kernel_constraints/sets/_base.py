@@ -1,0 +1,112 @@
+"""The abstract set: validated parameters, a layout, a projection and facts."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from keras import ops
+
+from keras_kernel_constraints._core import dtypes
+from keras_kernel_constraints._core.layout import Layout, ResolvedLayout
+from keras_kernel_constraints._core.params import Parameters
+
+
+class Set(Parameters, abc.ABC):
+    r"""A closed set of weights $C$, with its Euclidean projection.
+
+    $$
+    P_C(w) = \arg\min_{p \in C} \|p - w\|_2
+    $$
+
+    A set is a frozen value: its parameters are checked at construction and
+    its config mirrors its constructor. It knows nothing of Keras layers:
+    the constraints, penalties and projection functions of this package are
+    thin adapters over it.
+
+    Subclasses are frozen dataclasses (``frozen=True, repr=False,
+    eq=False``: equality and repr come from the config) whose fields are
+    their parameters, checked in ``__post_init__``; they implement ``layout``
+    and ``_project``, and optionally ``_check_fit`` (conditions on the group
+    size), ``_distance`` (a closed-form distance, for penalties) and
+    ``convex``.
+
+    Example:
+
+        A set of your own: the non-positive orthant.
+
+        >>> import dataclasses
+        >>> from keras_kernel_constraints.sets import Elementwise
+        >>> @dataclasses.dataclass(frozen=True, repr=False, eq=False)
+        ... class NonPositive(Set):
+        ...     @property
+        ...     def layout(self):
+        ...         return Elementwise()
+        ...     def _project(self, x, layout):
+        ...         return -keras.ops.relu(-x)
+        >>> import numpy as np
+        >>> np.asarray(NonPositive().project(np.array([-1.0, 2.0])))
+        array([-1.,  0.])
+    """
+
+    @property
+    def convex(self) -> bool:
+        """Whether the set is convex: its projection is then unique and
+        non-expansive, and averages of feasible points stay feasible."""
+        return True
+
+    @property
+    @abc.abstractmethod
+    def layout(self) -> Layout:
+        """Which entries of a weight the set constrains together."""
+
+    def resolve(self, shape: tuple[int, ...], dtype: str, owner: str | None = None
+                ) -> ResolvedLayout:
+        """The layout resolved against a weight: raises ``ValueError`` naming
+        ``owner`` (default: the class name) if the weight does not fit."""
+        owner = owner or type(self).__name__
+        layout = self.layout.resolve(tuple(shape), dtype, owner)
+        self._check_fit(layout, owner)
+        return layout
+
+    def project(self, w: Any, *, owner: str | None = None) -> Any:
+        """The projection of tensor ``w``: same shape and dtype, ``keras.ops`` only.
+
+        Checks the weight (a float dtype, a shape that fits the layout), works
+        in float32 for half precision, and returns a weight without entries
+        as it is. ``owner`` names the caller in errors (default: the class).
+        """
+        owner = owner or type(self).__name__
+        w, dtype = dtypes.float_tensor(w, owner)
+        layout = self.resolve(tuple(w.shape), dtype, owner)
+        if layout.empty:
+            return w
+        out = self._project(ops.cast(w, layout.compute_dtype), layout)
+        return ops.cast(out, dtype)
+
+    @abc.abstractmethod
+    def _project(self, x: Any, layout: ResolvedLayout) -> Any:
+        """The projection of ``x`` (compute dtype, non-empty, layout checked)."""
+
+    def _check_fit(self, layout: ResolvedLayout, owner: str) -> None:
+        """Raise ``ValueError`` naming ``owner`` if no weight of this layout can be feasible."""
+
+    def distance(self, w: Any, *, owner: str | None = None) -> Any:
+        """Per-group Euclidean distance to the set, kept broadcastable, in closed form.
+
+        Computed in the weight's compute dtype. Raises ``NotImplementedError``
+        for sets without a closed form (``has_distance`` is False); measure
+        those as ``||w - project(w)||``.
+        """
+        owner = owner or type(self).__name__
+        w, dtype = dtypes.float_tensor(w, owner)
+        layout = self.resolve(tuple(w.shape), dtype, owner)
+        return self._distance(ops.cast(w, layout.compute_dtype), layout)
+
+    @property
+    def has_distance(self) -> bool:
+        """Whether the set computes its distance in closed form."""
+        return type(self)._distance is not Set._distance
+
+    def _distance(self, x: Any, layout: ResolvedLayout) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form distance.")

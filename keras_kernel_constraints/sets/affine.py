@@ -1,0 +1,153 @@
+"""The non-negative orthant, boxes and sum hyperplanes.
+
+The elementwise projections are exact in every dtype; the sum hyperplane
+accumulates float16 and bfloat16 groups in float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import KW_ONLY
+from typing import Any
+
+from keras import ops
+
+from keras_kernel_constraints._core import reductions, validation
+from keras_kernel_constraints._core.layout import AxisLike, Elementwise, Groups, Layout
+from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
+from keras_kernel_constraints.sets._base import Set
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class NonNegative(Set):
+    r"""The non-negative orthant.
+
+    $$
+    C = \{w : w_i \ge 0\}, \qquad P(w) = \max(w, 0)
+    $$
+
+    Elementwise: every entry is its own group; exact in every dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(NonNegative().project(np.array([-1.5, 0.0, 2.0])))
+        array([0., 0., 2.])
+    """
+
+    @property
+    def layout(self) -> Layout:
+        return Elementwise()
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        # relu keeps the dtype on every backend; maximum(x, 0) promotes float64
+        # to float32 outside TensorFlow (Keras's 64-to-32-bit promotion rule).
+        return ops.relu(x)
+
+    def _distance(self, x: Any, layout: Resolved) -> Any:
+        return ops.relu(-x)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Box(Set):
+    r"""The box $[\ell, u]$ for every entry.
+
+    $$
+    C = \{w : \ell \le w_i \le u\}, \qquad P(w) = \min(\max(w, \ell), u)
+    $$
+
+    A product of intervals, so clipping each entry is the exact Euclidean
+    projection. Bounds are rounded to the weight's dtype, so the result lies
+    in the box of representable bounds.
+
+    Args:
+        min_value: Finite lower bound $\ell$.
+        max_value: Finite upper bound $u \ge \ell$.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(Box(0.0, 1.0).project(np.array([-2.0, 0.5, 3.0])))
+        array([0. , 0.5, 1. ])
+    """
+
+    min_value: float = 0.0
+    max_value: float = 1.0
+
+    def __post_init__(self) -> None:
+        lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
+        self._normalize(min_value=lo, max_value=hi)
+
+    @property
+    def layout(self) -> Layout:
+        return Elementwise()
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        # Bounds as tensors: clip with Python floats rounds them to float32 on
+        # some backends, and minimum/maximum promote float64 to float32.
+        return ops.clip(x, layout.bound(self.min_value), layout.bound(self.max_value))
+
+    def _distance(self, x: Any, layout: Resolved) -> Any:
+        return ops.relu(self.min_value - x) + ops.relu(x - self.max_value)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SumTo(Set):
+    r"""Every group sums to $s$; the entries are otherwise free.
+
+    $$
+    C = \Bigl\{w : \sum_{i \in g} w_i = s\ \ \forall g\Bigr\}, \qquad
+    P(w)_g = w_g + \frac{s - \sum_{i \in g} w_i}{n_g}
+    $$
+
+    The nearest point with the required sum: the hyperplane's normal is the
+    all-ones vector, so every entry of a group moves by the same amount.
+    Entries may be negative or exceed $s$ (a sharpening kernel
+    ``[[0,-1,0],[-1,5,-1],[0,-1,0]]`` is feasible); nothing is divided by a
+    data-dependent value, so signs never flip and a zero sum is harmless.
+
+    The group sum is accumulated as ``sum(w * 2**-k) * (2**k / n)`` with
+    ``2**k >= n``: the power-of-two scaling is exact and keeps every partial
+    sum below ``max|w|``, so finite inputs cannot overflow to NaN. Groups of
+    one entry are set to $s$ exactly.
+
+    Args:
+        value: Finite target sum $s$ of every group.
+        axis: Axis or tuple of axes forming one group; ``None`` means every
+            axis but the last (rank >= 2: one group per output unit) or the
+            whole tensor (rank <= 1).
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(SumTo(1.0).project(np.array([0.6, -0.59, 0.0])))
+        array([ 0.93, -0.26,  0.33])
+    """
+
+    value: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+
+    def __post_init__(self) -> None:
+        self._normalize(value=validation.finite_number(self.value, "value"),
+                        axis=validation.axis_argument(self.axis))
+
+    @property
+    def layout(self) -> Layout:
+        return Groups(self.axis)
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        return shift_to_sum(x, layout, ops.convert_to_tensor(self.value, dtype=layout.compute_dtype),
+                            single=layout.bound(self.value))
+
+
+def shift_to_sum(x: Any, layout: Resolved, target: Any, single: Any | None = None) -> Any:
+    """``x`` shifted per group so that each group sums to ``target`` (broadcastable
+    to the per-group sums); groups of one entry become ``single`` (default ``target``)."""
+    n = layout.size
+    if n == 1:
+        return ops.broadcast_to(target if single is None else single, layout.shape)
+    scale = 2.0 ** math.ceil(math.log2(n))
+    scaled_sum = reductions.scaled_group_sum(x, layout, 1.0 / scale)
+    return x + (target * (1.0 / scale) - scaled_sum) * (scale / n)

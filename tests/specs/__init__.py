@@ -1,0 +1,126 @@
+"""One spec per set: what the tests know about it, independent of library code.
+
+A ``Spec`` holds, for one set of ``keras_kernel_constraints.sets`` (named by
+its class name only, so no library code is trusted):
+
+* ``params``: a hypothesis strategy of valid parameters for a weight shape;
+* ``examples``: parameter sets the example-based generic suites run;
+* ``violation``: how far a weight is from the set, in NumPy, written from
+  the set's definition;
+* ``allowance``: the rounding a weight stored in a dtype may show;
+* ``touches_boundary``: whether a weight sits on a bound (a projection that
+  acted leaves it there);
+* ``reference``: an independent projection (NumPy, another algorithm), or
+  ``None`` for sets whose exactness module checks an optimizer instead;
+* ``bad_arguments``: constructor arguments that must raise ``ValueError``,
+  each with the parameter it must name (or a regex of the message);
+* ``convex``, ``sums`` (rounding scales with the sum of magnitudes),
+  ``xla_eps`` (compiled against eager), and the names of the projection
+  function and of the penalty that take the set's own parameters.
+
+Generic suites parametrize over ``SPECS``; ``tests/test_specs.py`` fails when
+a set of the package has no spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tests.helpers import EPS
+
+Params = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    name: str
+    layout: str  # "elementwise", "groups" or "slices"
+    params: Callable[[tuple[int, ...], Any], Any]  # (shape, axis) -> strategy of Params
+    examples: tuple[Params, ...]
+    violation: Callable[[Params, np.ndarray], float]
+    allowance: Callable[[Params, np.ndarray, str, float], float]
+    touches_boundary: Callable[[Params, np.ndarray, str], bool]
+    reference: Callable[[Params, np.ndarray], np.ndarray] | None
+    bad_arguments: tuple[tuple[Params, str], ...]
+    convex: Callable[[Params], bool] = lambda params: True
+    sums: bool = False
+    xla_eps: float = 4.0  # XLA may reorder sums: compiled vs eager within this many eps
+    function: str | None = None  # the 0.1.0 projection function, if the set has one
+    penalty: str | None = None  # a penalty taking the set's own parameters, if any
+
+
+def group_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """The group axes of ``axis`` for a weight of rank ``ndim`` (None: all but the last)."""
+    if axis is None:
+        return tuple(range(ndim - 1)) if ndim >= 2 else tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def rows_of(w: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, Callable]:
+    """Group axes last, flattened to ``(groups, n)``, and the map back to ``w``'s shape."""
+    others = [a for a in range(w.ndim) if a not in axes]
+    perm = others + list(axes)
+    moved = np.transpose(w, perm)
+    n = int(np.prod([w.shape[a] for a in axes])) if axes else 1
+    rows = moved.reshape(-1, n)
+
+    def back(r: np.ndarray) -> np.ndarray:
+        return np.transpose(r.reshape(moved.shape), np.argsort(perm))
+
+    return rows, back
+
+
+def group_size(params: Params, w: np.ndarray) -> int:
+    axes = group_axes(params.get("axis"), w.ndim)
+    return int(np.prod([w.shape[a] for a in axes])) if axes else 1
+
+
+def entry_allowance(params: Params, w: np.ndarray, dtype: str, scale: float) -> float:
+    """2 eps scale: elementwise sets are exact up to the rounding of their bounds."""
+    return 2 * EPS[dtype] * scale
+
+
+def sum_allowance(params: Params, w: np.ndarray, dtype: str, scale: float) -> float:
+    """n eps scale for a group of n entries: the rounding of a sum."""
+    return group_size(params, w) * EPS[dtype] * scale
+
+
+def spec_of(obj: Any) -> tuple[Spec, Params]:
+    """The spec of a set, constraint or penalty's set, and its parameters."""
+    for klass in type(obj).__mro__:
+        if klass.__module__.startswith("keras_kernel_constraints.sets") and klass.__name__ in SPECS:
+            return SPECS[klass.__name__], obj.get_config()
+    raise LookupError(f"no spec for {obj!r}")
+
+
+def max_violation(obj: Any, w: Any) -> float:
+    spec, params = spec_of(obj)
+    w = np.asarray(w, np.float64)
+    return 0.0 if w.size == 0 else float(spec.violation(params, w))
+
+
+def allowed(obj: Any, w: Any, dtype: str = "float32", scale: float | None = None) -> float:
+    """Rounding allowance for ``w`` stored in ``dtype``; ``scale`` defaults to max|w|."""
+    spec, params = spec_of(obj)
+    w = np.asarray(w, np.float64)
+    scale = max(1.0, float(np.abs(w).max(initial=0.0)) if scale is None else scale)
+    return spec.allowance(params, w, dtype, scale)
+
+
+def touches_boundary(obj: Any, w: Any, dtype: str = "float32") -> bool:
+    spec, params = spec_of(obj)
+    return spec.touches_boundary(params, np.asarray(w, np.float64), dtype)
+
+
+from tests.specs import affine, monotone, norms, simplex  # noqa: E402
+
+SPECS: dict[str, Spec] = {
+    spec.name: spec
+    for module in (affine, simplex, norms, monotone)
+    for spec in module.SPECS
+}

@@ -1,0 +1,100 @@
+"""Specs of the orthant, the box and the sum hyperplane."""
+
+import hypothesis.strategies as st
+import numpy as np
+
+from tests.specs import (
+    Spec,
+    entry_allowance,
+    group_axes,
+    sum_allowance,
+)
+
+
+def real(low, high):
+    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def box_params(draw):
+    low = draw(real(-10.0, 10.0))
+    return {"min_value": low, "max_value": low + draw(real(0.0, 10.0))}
+
+
+def sums(params, w):
+    return w.sum(axis=group_axes(params.get("axis"), w.ndim))
+
+
+def sum_to_reference(params, w):
+    axes = group_axes(params["axis"], w.ndim)
+    n = int(np.prod([w.shape[a] for a in axes])) if axes else 1
+    return w + (params["value"] - w.sum(axis=axes, keepdims=True)) / n
+
+
+def box_touches(params, w, dtype):
+    tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
+    return bool(any(np.any(np.abs(w - b) <= tol) for b in (params["min_value"],
+                                                           params["max_value"])))
+
+
+BAD_AXES = (({"axis": 1.5}, "axis"), ({"axis": 1.0}, "axis"), ({"axis": [0, 0]}, "axis"), ({"axis": [0, "1"]}, "axis"),
+            ({"axis": []}, "axis"), ({"axis": "0"}, "axis"), ({"axis": True}, "axis"))
+
+SPECS = (
+    Spec(
+        name="NonNegative",
+        layout="elementwise",
+        params=lambda shape, axis: st.just({}),
+        examples=({},),
+        violation=lambda params, w: max(0.0, -w.min()),
+        allowance=entry_allowance,
+        touches_boundary=lambda params, w, dtype: bool(np.any(w == 0.0)),
+        reference=lambda params, w: np.maximum(w, 0.0),
+        bad_arguments=(),
+        function="project_non_negative",
+    ),
+    Spec(
+        name="Box",
+        layout="elementwise",
+        params=lambda shape, axis: box_params(),
+        examples=({"min_value": -0.5, "max_value": 2.0},),
+        violation=lambda params, w: max(0.0, params["min_value"] - w.min(),
+                                        w.max() - params["max_value"]),
+        allowance=entry_allowance,
+        touches_boundary=box_touches,
+        reference=lambda params, w: np.clip(w, params["min_value"], params["max_value"]),
+        bad_arguments=(
+            ({"min_value": 2.0, "max_value": 1.0}, "min_value"),
+            ({"min_value": float("nan"), "max_value": 1.0}, "min_value"),
+            ({"min_value": 0.0, "max_value": float("inf")}, "max_value"),
+            ({"min_value": 0.0, "max_value": float("nan")}, "max_value"),
+            ({"min_value": "0", "max_value": 1.0}, "min_value"),
+            ({"min_value": 0.0, "max_value": None}, "max_value"),
+        ),
+        function="project_box",
+        penalty="BoxPenalty",
+    ),
+    Spec(
+        name="SumTo",
+        layout="groups",
+        params=lambda shape, axis: real(-10.0, 10.0).map(lambda v: {"value": v, "axis": axis}),
+        examples=({"value": 1.0, "axis": None}, {"value": 2.5, "axis": [0, 1]},
+                  {"value": -1.0, "axis": -1}),
+        violation=lambda params, w: float(np.abs(sums(params, w) - params["value"]).max()),
+        allowance=sum_allowance,
+        touches_boundary=lambda params, w, dtype: True,  # an equality: all boundary
+        reference=sum_to_reference,
+        bad_arguments=(
+            ({"value": "one"}, "value"),
+            ({"value": "1"}, "value"),
+            ({"value": None}, "value"),
+            ({"value": True}, "value"),
+            ({"value": float("-inf")}, "value"),
+            *BAD_AXES,
+        ),
+        sums=True,
+        xla_eps=16.0,
+        function="project_sum_to",
+        penalty="SumToPenalty",
+    ),
+)

@@ -1,0 +1,101 @@
+"""Checks every set gets from its spec (``tests/specs``): one table, many checks.
+
+Adding a set without a spec fails ``test_every_set_has_a_spec``; a spec then
+drives bad-argument checks on every door (set, constraint, projection
+function, penalty), exactness against its independent reference, and
+compiled-against-eager agreement.
+"""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kernel_constraints import constraints, projections, regularizers, sets
+from tests.helpers import EPS, as_f64, jit, tensor
+from tests.specs import SPECS
+
+SPEC_LIST = [SPECS[name] for name in sorted(SPECS)]
+
+
+def set_class(spec):
+    return getattr(sets, spec.name)
+
+
+def constraint_class(spec):
+    return next(c for c in constraints.ALL_CONSTRAINTS if issubclass(c, set_class(spec)))
+
+
+def test_every_set_has_a_spec():
+    assert set(SPECS) == {cls.__name__ for cls in sets.ALL_SETS}
+
+
+@pytest.mark.parametrize("spec", SPEC_LIST, ids=lambda s: s.name)
+def test_every_example_is_valid_and_round_trips(spec):
+    assert spec.examples
+    for params in spec.examples:
+        built = set_class(spec)(**params)
+        assert built.get_config() == {**built.get_config(), **params}
+        assert set_class(spec)(**built.get_config()) == built
+
+
+def doors(spec, kwargs):
+    """Every public way to state the set with these arguments."""
+    yield set_class(spec)
+    yield constraint_class(spec)
+    if spec.function:
+        function = getattr(projections, spec.function)
+        yield lambda **k: function(np.zeros((2, 3), "float32"), **k)
+    if spec.penalty:
+        penalty = getattr(regularizers, spec.penalty)
+        if set(kwargs) <= set(inspect.signature(penalty).parameters):
+            yield penalty
+
+
+BAD = [
+    pytest.param(spec, kwargs, pattern, id=f"{spec.name}-{kwargs}")
+    for spec in SPEC_LIST
+    for kwargs, pattern in spec.bad_arguments
+]
+
+
+@pytest.mark.parametrize("spec, kwargs, pattern", BAD)
+def test_bad_arguments_raise_naming_the_parameter_at_every_door(spec, kwargs, pattern):
+    match = f"`{pattern}`" if pattern.isidentifier() else pattern
+    for make in doors(spec, kwargs):
+        with pytest.raises(ValueError, match=match):
+            make(**kwargs)
+
+
+EXAMPLES = [
+    pytest.param(spec, params, id=f"{spec.name}-{i}")
+    for spec in SPEC_LIST
+    for i, params in enumerate(spec.examples)
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 3, 2, 4), (6, 5)])
+@pytest.mark.parametrize("spec, params", EXAMPLES)
+def test_projection_matches_the_independent_reference(spec, params, shape, dtype, rng):
+    if spec.reference is None:
+        pytest.skip(f"{spec.name}: exactness is checked against an optimizer in its module")
+    w = tensor(3 * rng.normal(size=shape), dtype)
+    out = set_class(spec)(**params).project(w)
+    assert keras.backend.standardize_dtype(out.dtype) == dtype and tuple(out.shape) == shape
+    x = as_f64(w)
+    reference = spec.reference(params, x)
+    scale = max(1.0, float(np.abs(x).max()))
+    tolerance = 4 * spec.allowance(params, reference, dtype, scale)
+    np.testing.assert_allclose(as_f64(out), reference, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("spec, params", EXAMPLES)
+def test_compiled_projection_matches_eager(spec, params, dtype, rng):
+    w = tensor(rng.normal(size=(3, 3, 4, 8)), dtype)
+    project = set_class(spec)(**params).project
+    compiled = jit(lambda x: project(x))
+    np.testing.assert_allclose(as_f64(compiled(w)), as_f64(project(w)), rtol=0,
+                               atol=spec.xla_eps * EPS[dtype])
