@@ -19,6 +19,7 @@ page.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -35,52 +36,91 @@ from benchmarks import _timing, floor, report, scaling, throughput, training
 MEASURES = {"training": training, "throughput": throughput, "floor": floor, "scaling": scaling}
 
 FULL = {
-    "training": {"image": 32, "filters": (32, 32, 64), "batch": 64, "repeats": 30,
-                 "steps_per_sample": 5},
+    "training": {
+        "image": 32,
+        "filters": (32, 32, 64),
+        "batch": 64,
+        "repeats": 30,
+        "steps_per_sample": 5,
+    },
     "throughput": {"rows": 10_000, "n": 64, "repeats": 30},
     "floor": {"shape": (4096, 4096), "repeats": 30},
-    "scaling": {"lengths": [16, 100, 1_000, 10_000, 100_000, 1_000_000],
-                "groups": [1, 10, 100, 1_000, 10_000, 100_000], "n": 64, "repeats": 10},
+    "scaling": {
+        "lengths": [16, 100, 1_000, 10_000, 100_000, 1_000_000],
+        "groups": [1, 10, 100, 1_000, 10_000, 100_000],
+        "n": 64,
+        "repeats": 10,
+    },
 }
 SMOKE = {
-    "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2,
-                 "steps_per_sample": 1},
+    "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2, "steps_per_sample": 1},
     "throughput": {"rows": 16, "n": 8, "repeats": 2},
     "floor": {"shape": (64, 64), "repeats": 2},
     "scaling": {"lengths": [16, 64, 256], "groups": [1, 4, 16], "n": 8, "repeats": 2},
 }
 
-LIBRARIES = ["keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "optax", "scipy",
-             "scikit-learn", "numpy", "matplotlib"]
+LIBRARIES = [
+    "keras",
+    "tensorflow",
+    "tensorflow-cpu",
+    "jax",
+    "jaxlib",
+    "optax",
+    "scipy",
+    "scikit-learn",
+    "numpy",
+    "matplotlib",
+]
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 
 
 def versions():
     found = {}
     for name in LIBRARIES:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return found
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes and 2 rounds: checks the harness, measures nothing")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                        help="where TensorFlow and JAX work runs (default: cpu)")
-    parser.add_argument("--backend", choices=("tensorflow", "jax"), default=None,
-                        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
-    parser.add_argument("--only", default=",".join(MEASURES),
-                        help=f"comma-separated subset of {', '.join(MEASURES)}")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="interleaved rounds per comparison (overrides every measure's)")
-    parser.add_argument("--out", type=pathlib.Path, default=None,
-                        help="where benchmarks.md, benchmarks.json and img/ go (default: docs/ "
-                             "for a full run of every measure, a temporary folder otherwise)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes and 2 rounds: checks the harness, measures nothing",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where TensorFlow and JAX work runs (default: cpu)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax"),
+        default=None,
+        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(MEASURES),
+        help=f"comma-separated subset of {', '.join(MEASURES)}",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="interleaved rounds per comparison (overrides every measure's)",
+    )
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="where benchmarks.md, benchmarks.json and img/ go (default: docs/ "
+        "for a full run of every measure, a temporary folder otherwise)",
+    )
     args = parser.parse_args(argv)
     args.only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = sorted(set(args.only) - set(MEASURES))
@@ -114,8 +154,10 @@ def main(argv=None):
         "measures": [],
     }
     print(results["machine"])
-    print(f"Keras {keras.__version__} on {placement.backend}, {results['device']}"
-          f"{' (smoke mode)' if args.smoke else ''}\n")
+    print(
+        f"Keras {keras.__version__} on {placement.backend}, {results['device']}"
+        f"{' (smoke mode)' if args.smoke else ''}\n"
+    )
     sizes = SMOKE if args.smoke else FULL
     for name in args.only:
         measure_sizes = dict(sizes[name])
@@ -127,8 +169,11 @@ def main(argv=None):
         result["seconds"] = time.perf_counter() - start
         results["measures"].append(result)
         print(f"   done in {result['seconds']:.0f} s", flush=True)
-    if ("throughput" in args.only and placement.backend == "tensorflow"
-            and importlib.util.find_spec("jax") is not None):
+    if (
+        "throughput" in args.only
+        and placement.backend == "tensorflow"
+        and importlib.util.find_spec("jax") is not None
+    ):
         jax_table = _throughput_on_jax(args)
         if jax_table is not None:
             results["measures"].append(jax_table)
@@ -136,8 +181,10 @@ def main(argv=None):
     print("\n(smoke mode: tiny sizes, these verdicts mean nothing)" if args.smoke else "")
     for title, item, ratio, target in report.summary_rows(results):
         verdict = "met" if ratio["min"] <= target else "MISSED"
-        print(f"{title:<22} {item:<58} {ratio['min']:7.3f} (median {ratio['median']:.3f})"
-              f"  target <= {target:g}: {verdict}")
+        print(
+            f"{title:<22} {item:<58} {ratio['min']:7.3f} (median {ratio['median']:.3f})"
+            f"  target <= {target:g}: {verdict}"
+        )
     print(f"\nwrote {page} and {args.out / 'img'}")
     return results
 
@@ -147,12 +194,22 @@ def _throughput_on_jax(args):
     ``None`` (with the child's error printed) if it cannot run."""
     print(f"== {throughput.TITLE} on Keras's JAX backend (child process) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="kkc-bench-jax-") as out:
-        command = [sys.executable, "-m", "benchmarks", "--backend", "jax", "--only", "throughput",
-                   "--device", args.device, "--out", out]
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--backend",
+            "jax",
+            "--only",
+            "throughput",
+            "--device",
+            args.device,
+            "--out",
+            out,
+        ]
         command += ["--smoke"] * args.smoke
         command += ["--repeats", str(args.repeats)] * (args.repeats is not None)
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:  # e.g. --device gpu with a CPU-only JAX
             print(f"   skipped: the JAX child process failed:\n{done.stderr[-2000:]}")
             return None

@@ -53,8 +53,10 @@ def cpu_name() -> str:
 
 
 def machine_header(**versions) -> str:
-    parts = [f"{cpu_name()} ({os.cpu_count()} logical cores, {platform.machine()})",
-             f"Python {platform.python_version()}"]
+    parts = [
+        f"{cpu_name()} ({os.cpu_count()} logical cores, {platform.machine()})",
+        f"Python {platform.python_version()}",
+    ]
     parts += [f"{name} {version}" for name, version in versions.items() if version]
     return " | ".join(parts)
 
@@ -76,8 +78,10 @@ class Placement:
         self.device = device
         self.backend = keras.backend.backend()
         if self.backend not in ("tensorflow", "jax"):
-            raise SystemExit(f"benchmarks compile with XLA: run them with KERAS_BACKEND="
-                             f"tensorflow or jax, not {self.backend!r}")
+            raise SystemExit(
+                f"benchmarks compile with XLA: run them with KERAS_BACKEND="
+                f"tensorflow or jax, not {self.backend!r}"
+            )
         if device == "gpu" and not self._has_gpu():
             raise SystemExit(
                 f"--device gpu: the {self.backend} backend sees no GPU. Install GPU builds "
@@ -119,7 +123,8 @@ class Placement:
         import tensorflow as tf
 
         details = tf.config.experimental.get_device_details(
-            tf.config.list_physical_devices("GPU")[0])
+            tf.config.list_physical_devices("GPU")[0]
+        )
         return f"GPU ({details.get('device_name', 'unknown')})"
 
 
@@ -160,8 +165,9 @@ def tf_jit(fn, data: np.ndarray, placement: Placement, *extra: np.ndarray) -> Ru
     return Runner(run, lambda: np.asarray(run()), _first_call(run))
 
 
-def jax_jit(fn, data: np.ndarray, placement: Placement, *extra: np.ndarray,
-            vmap: bool = False) -> Runner | None:
+def jax_jit(
+    fn, data: np.ndarray, placement: Placement, *extra: np.ndarray, vmap: bool = False
+) -> Runner | None:
     """``fn(x, *extra)`` under ``jax.jit`` (``jax.vmap`` over rows of ``x`` first if
     asked); ``None`` when JAX has no such device."""
     import jax

@@ -28,11 +28,17 @@ def projections():
         "Box(-0.5, 0.5)": (lambda w: kp.project_box(w, -0.5, 0.5), TARGET),
         "LinfBall(0.5)": (lambda w: kp.project_linf_ball(w, 0.5), TARGET),
         "SumTo(1.0), groups = columns (Dense default)": (
-            lambda w: kp.project_sum_to(w, 1.0), TARGET),
+            lambda w: kp.project_sum_to(w, 1.0),
+            TARGET,
+        ),
         "SumTo(1.0, axis=-1), groups = rows": (
-            lambda w: kp.project_sum_to(w, 1.0, axis=-1), TARGET),
+            lambda w: kp.project_sum_to(w, 1.0, axis=-1),
+            TARGET,
+        ),
         "L2Ball(1.0), groups = columns (not affine: context)": (
-            lambda w: kp.project_l2_ball(w, 1.0), None),
+            lambda w: kp.project_l2_ball(w, 1.0),
+            None,
+        ),
     }
 
 
@@ -43,20 +49,32 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
     data = np.random.default_rng(0).normal(size=shape).astype("float32")
     one = np.ones((), "float32")
     cases = {FLOOR: (lambda w, s: w * s, None), **projections()}
-    runners = {label: _timing.keras_jit(fn, data, placement, *([one] if label == FLOOR else []))
-               for label, (fn, _) in cases.items()}
-    times = _timing.interleaved({k: r.run for k, r in runners.items()},
-                                repeats=sizes["repeats"], warmup=1)
+    runners = {
+        label: _timing.keras_jit(fn, data, placement, *([one] if label == FLOOR else []))
+        for label, (fn, _) in cases.items()
+    }
+    times = _timing.interleaved(
+        {k: r.run for k, r in runners.items()}, repeats=sizes["repeats"], warmup=1
+    )
     floor = times[FLOOR]
-    rows = [{"contender": label, **times[label], "ratio": _timing.ratio(times[label], floor),
-             "target": target} for label, (_, target) in cases.items()]
+    rows = [
+        {
+            "contender": label,
+            **times[label],
+            "ratio": _timing.ratio(times[label], floor),
+            "target": target,
+        }
+        for label, (_, target) in cases.items()
+    ]
     megabytes = data.nbytes / 2**20
     return {
         "title": TITLE,
-        "setup": (f"one float32 tensor of shape {shape} ({megabytes:g} MiB), "
-                  f"{placement.describe()}, {sizes['repeats']} interleaved rounds; the floor "
-                  f"moves {2 * megabytes:g} MiB per call "
-                  f"({2 * data.nbytes / floor['min'] / 1e9:.1f} GB/s at its best)"),
+        "setup": (
+            f"one float32 tensor of shape {shape} ({megabytes:g} MiB), "
+            f"{placement.describe()}, {sizes['repeats']} interleaved rounds; the floor "
+            f"moves {2 * megabytes:g} MiB per call "
+            f"({2 * data.nbytes / floor['min'] / 1e9:.1f} GB/s at its best)"
+        ),
         "rows": rows,
     }
 

@@ -13,40 +13,49 @@ MISS_NOTES = {
         "optax divides by the norm with no guard; ours adds a run-time check that picks "
         "the overflow-safe norm only when a group needs it, and a band test that returns "
         "feasible groups bit for bit (idempotence). A few elementwise operations per "
-        "entry on a 0.1 ms call; a hand-fused kernel could hide them, not worth it."),
+        "entry on a 0.1 ms call; a hand-fused kernel could hide them, not worth it."
+    ),
     ("Projection throughput, Keras on JAX", "UnitSphere"): (
-        "as for L2Ball: the overflow check and the exact zero-group handling."),
+        "as for L2Ball: the overflow check and the exact zero-group handling."
+    ),
     ("Projection throughput", "NormBand"): (
         "Keras's MinMaxNorm rescales every group (even feasible ones, and not exactly); "
         "ours tests the band first so feasible groups come back bit for bit, and guards "
-        "the norm against overflow."),
+        "the norm against overflow."
+    ),
     ("Projection throughput, Keras on JAX", ""): (
         "the same work as the anchor's (a max, a clip, a mean subtraction) compiled by the "
         "same XLA; the difference is timing noise on calls of under 0.1 ms (compare the "
-        "medians)."),
+        "medians)."
+    ),
     ("Projection throughput", ""): (
         "on a 2.4 MiB batch a call costs little more than the framework's dispatch: "
         "TensorFlow's `tf.function` call overhead is about 0.1 ms against JAX's "
         "0.01-0.02 ms (Keras's own NonNeg/MaxNorm/UnitNorm on TensorFlow are as far "
         "behind optax). Nothing in the library can remove it; inside a training step the "
         "projection is fused into the compiled step and pays no call of its own "
-        "(training overhead), and the Keras-on-JAX table shows the same code at par."),
+        "(training overhead), and the Keras-on-JAX table shows the same code at par."
+    ),
     ("Training overhead", "Simplex"): (
         "64 bisection passes over every kernel; fewer halvings (the bracket only needs "
         "eps * max(|w|, s)) or a warm start from the previous step's threshold would cut "
-        "them."),
+        "them."
+    ),
     ("Training overhead", "CappedSimplex"): (
-        "64 bisection passes; a warm start from the previous step's threshold would cut "
-        "them."),
+        "64 bisection passes; a warm start from the previous step's threshold would cut them."
+    ),
     ("Training overhead", "Monotone"): (
         "the divide-and-conquer isotonic regression runs log2(n) merge levels; a "
-        "closed-form update of the prefix sums would fuse each level into one pass."),
+        "closed-form update of the prefix sums would fuse each level into one pass."
+    ),
     ("Training overhead", ""): (
-        "compare with the control row: a ratio inside the control's is measurement noise."),
+        "compare with the control row: a ratio inside the control's is measurement noise."
+    ),
     ("Memory-bound floor", "SumTo"): (
         "a group sum must be read before any entry is written: two reads and one write. "
         "The sum runs as a matrix-vector product; a reduction of the scaled entries is "
-        "not fused by XLA's CPU backend and costs a full extra pass."),
+        "not fused by XLA's CPU backend and costs a full extra pass."
+    ),
 }
 
 # How to read each measure; printed under its heading.
@@ -55,24 +64,28 @@ READING = {
         "The projections run inside the compiled training step, after the optimizer's "
         "update. The control row is a second, identical unconstrained model: its ratio is "
         "the resolution of this measurement on this machine, and ratios within it cannot "
-        "be told apart from no cost. `extra ms` is the difference of the mins."),
+        "be told apart from no cost. `extra ms` is the difference of the mins."
+    ),
     "Projection throughput": (
         "One call projecting a whole batch. Anchors that are not installed are listed as "
         "skipped; every anchor's result is checked against ours before timing. On a "
         "batch this small the TensorFlow table is dominated by `tf.function`'s call "
         "overhead (compare ours with Keras's own constraints, which pay the same); the "
-        "Keras-on-JAX table runs the same code under JAX's dispatch."),
+        "Keras-on-JAX table runs the same code under JAX's dispatch."
+    ),
     "Memory-bound floor": (
         "The floor is one read and one write of every entry (`w * one`, with `one` a "
         "run-time argument so XLA cannot fold it away). Elementwise projections are that "
-        "pass; a sum-to projection needs one more read."),
+        "pass; a sum-to projection needs one more read."
+    ),
     "Scaling": (
         "Slopes are fitted over the three largest sizes. On a CPU, XLA spreads large "
         "arrays over every core, which bends our curves below slope 1 at the top sizes; "
         "scipy and optax's per-vector code stay on one core. The monotone projection is "
         "O(n log n) work in log2(n) merge levels; scipy's PAV is one sequential O(n) "
         "pass, so one very long vector remains scipy's case, and batches of kernels "
-        "ours."),
+        "ours."
+    ),
 }
 
 
@@ -100,8 +113,9 @@ def summary_rows(results):
                 rows.append((title, row["contender"], row["ratio"], row["target"]))
         for s in measure.get("sets", []):
             if s.get("target") is not None:
-                rows.append((title, f"{s['set']} vs {s['fastest_anchor']}", s["ratio"],
-                             s["target"]))
+                rows.append(
+                    (title, f"{s['set']} vs {s['fastest_anchor']}", s["ratio"], s["target"])
+                )
     return rows
 
 
@@ -109,8 +123,14 @@ def misses(results):
     out = []
     for title, item, ratio, target in summary_rows(results):
         if ratio["min"] > target:
-            note = next((text for (t, prefix), text in MISS_NOTES.items()
-                         if title.startswith(t) and item.startswith(prefix)), "")
+            note = next(
+                (
+                    text
+                    for (t, prefix), text in MISS_NOTES.items()
+                    if title.startswith(t) and item.startswith(prefix)
+                ),
+                "",
+            )
             out.append((title, item, ratio, target, note))
     return out
 
@@ -139,8 +159,9 @@ def markdown(results, images):
         "|---|---|---|---|---|",
     ]
     for title, item, ratio, target in summary_rows(results):
-        lines.append(f"| {title} | {item} | {_ratio(ratio)} | ≤ {target:g} | "
-                     f"{_met(ratio, target)} |")
+        lines.append(
+            f"| {title} | {item} | {_ratio(ratio)} | ≤ {target:g} | {_met(ratio, target)} |"
+        )
     missed = misses(results)
     if missed:
         lines += ["", "### Misses", ""]
@@ -152,8 +173,9 @@ def markdown(results, images):
             lines.append(f"- **{title}** (target ≤ {target:g}): {'; '.join(items)}. {note}")
     for measure in results["measures"]:
         lines += ["", f"## {measure['title']}", "", measure["setup"] + "."]
-        reading = next((text for key, text in READING.items()
-                        if measure["title"].startswith(key)), None)
+        reading = next(
+            (text for key, text in READING.items() if measure["title"].startswith(key)), None
+        )
         lines += ["", reading, ""] if reading else [""]
         lines += _measure_table(measure)
         for image in images.get(measure["title"], []):
@@ -163,45 +185,63 @@ def markdown(results, images):
 
 def _measure_table(measure):
     if "sets" in measure:
-        lines = ["| set | contender | min ms | median ms | ours / this |",
-                 "|---|---|---|---|---|"]
+        lines = ["| set | contender | min ms | median ms | ours / this |", "|---|---|---|---|---|"]
         for s in measure["sets"]:
             for row in s["rows"]:
                 if "skipped" in row:
-                    lines.append(f"| {s['set']} | {row['contender']} | — | — | "
-                                 f"skipped: {row['skipped']} |")
+                    lines.append(
+                        f"| {s['set']} | {row['contender']} | — | — | skipped: {row['skipped']} |"
+                    )
                 else:
-                    lines.append(f"| {s['set']} | {row['contender']} | {_ms(row['min'])} | "
-                                 f"{_ms(row['median'])} | {_ratio(row.get('ratio'))} |")
+                    lines.append(
+                        f"| {s['set']} | {row['contender']} | {_ms(row['min'])} | "
+                        f"{_ms(row['median'])} | {_ratio(row.get('ratio'))} |"
+                    )
         return lines
     if "sweeps" in measure:
-        lines = ["| family | sweep | contender | exponent | " + "time (ms, min) by size |",
-                 "|---|---|---|---|---|"]
+        lines = [
+            "| family | sweep | contender | exponent | " + "time (ms, min) by size |",
+            "|---|---|---|---|---|",
+        ]
         for sweep in measure["sweeps"]:
             for name, curve in sweep["curves"].items():
-                times = ", ".join(f"{size:,}: {_ms(t)}"
-                                  for size, t in zip(sweep["sizes"], curve["min"], strict=True))
+                times = ", ".join(
+                    f"{size:,}: {_ms(t)}"
+                    for size, t in zip(sweep["sizes"], curve["min"], strict=True)
+                )
                 slope = f"{curve['exponent']:.2f}" if curve["exponent"] is not None else "—"
-                lines.append(f"| {sweep['family']} | {sweep['sweep']} | {name} | {slope} | "
-                             f"{times} |")
-        lines += ["", "First call of ours per size (tracing + XLA compilation, once per shape), "
-                  "seconds:", ""]
+                lines.append(
+                    f"| {sweep['family']} | {sweep['sweep']} | {name} | {slope} | {times} |"
+                )
+        lines += [
+            "",
+            "First call of ours per size (tracing + XLA compilation, once per shape), seconds:",
+            "",
+        ]
         for sweep in measure["sweeps"]:
-            first = ", ".join(f"{size:,}: {s:.1f}" for size, s in
-                              zip(sweep["sizes"], sweep["curves"]["ours"]["first_call_s"],
-                                  strict=True))
+            first = ", ".join(
+                f"{size:,}: {s:.1f}"
+                for size, s in zip(
+                    sweep["sizes"], sweep["curves"]["ours"]["first_call_s"], strict=True
+                )
+            )
             lines.append(f"- {sweep['family']}, {sweep['sweep']}: {first}")
         return lines
     extra = "extra_ms" in measure["rows"][0]
-    lines = ["| contender | min ms | median ms | ratio min (median) | "
-             + ("extra ms | " if extra else "") + "target | met |",
-             "|---|---|---|---|" + ("---|" if extra else "") + "---|---|"]
+    lines = [
+        "| contender | min ms | median ms | ratio min (median) | "
+        + ("extra ms | " if extra else "")
+        + "target | met |",
+        "|---|---|---|---|" + ("---|" if extra else "") + "---|---|",
+    ]
     for row in measure["rows"]:
         target = f"≤ {row['target']:g}" if row.get("target") is not None else ""
         cost = f"{row['extra_ms']:+.2f} | " if extra else ""
-        lines.append(f"| {row['contender']} | {_ms(row['min'])} | {_ms(row['median'])} | "
-                     f"{_ratio(row['ratio'])} | {cost}{target} | "
-                     f"{_met(row['ratio'], row['target'])} |")
+        lines.append(
+            f"| {row['contender']} | {_ms(row['min'])} | {_ms(row['median'])} | "
+            f"{_ratio(row['ratio'])} | {cost}{target} | "
+            f"{_met(row['ratio'], row['target'])} |"
+        )
     return lines
 
 
@@ -213,7 +253,7 @@ def plots(results, img_dir: pathlib.Path) -> dict:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: no plots (pip install -e \".[bench]\")")
+        print('matplotlib is not installed: no plots (pip install -e ".[bench]")')
         return {}
     img_dir.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -237,8 +277,9 @@ def _ratio_plot(plt, measure, img_dir):
     labels = [r["contender"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     ax.barh(labels, [r["ratio"]["min"] for r in rows], color="tab:blue", label="ratio of mins")
-    ax.plot([r["ratio"]["median"] for r in rows], labels, "k|", markersize=10,
-            label="ratio of medians")
+    ax.plot(
+        [r["ratio"]["median"] for r in rows], labels, "k|", markersize=10, label="ratio of medians"
+    )
     for target in sorted({r["target"] for r in rows if r["target"] is not None}):
         ax.axvline(target, color="tab:red", linestyle="--", linewidth=1)
     ax.axvline(1.0, color="gray", linewidth=0.8)
@@ -258,8 +299,10 @@ def _throughput_plot(plt, measure, img_dir):
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(sets) + 1.5))
     y = np.arange(len(sets))
     ours = [s["rows"][0]["min"] * 1e3 for s in sets]
-    best = [min((r["min"] for r in s["rows"][1:] if "skipped" not in r), default=np.nan) * 1e3
-            for s in sets]
+    best = [
+        min((r["min"] for r in s["rows"][1:] if "skipped" not in r), default=np.nan) * 1e3
+        for s in sets
+    ]
     ax.barh(y - 0.2, ours, 0.4, label="ours", color="tab:blue")
     ax.barh(y + 0.2, best, 0.4, label="fastest anchor", color="tab:orange")
     ax.set_yticks(y, [s["set"] for s in sets])
@@ -279,11 +322,17 @@ def _scaling_plots(plt, measure, img_dir):
         for sweep in sweeps:
             for name, curve in sweep["curves"].items():
                 slope = f", slope {curve['exponent']:.2f}" if curve["exponent"] is not None else ""
-                ax.loglog(sweep["sizes"][:len(curve["min"])], [t * 1e3 for t in curve["min"]],
-                          "o-" if name == "ours" else "s--",
-                          label=f"{sweep['family']}: {name}{slope}")
-        ax.set_xlabel("group length n (one group)" if sweep_name == "length"
-                      else "number of groups (64 entries each)")
+                ax.loglog(
+                    sweep["sizes"][: len(curve["min"])],
+                    [t * 1e3 for t in curve["min"]],
+                    "o-" if name == "ours" else "s--",
+                    label=f"{sweep['family']}: {name}{slope}",
+                )
+        ax.set_xlabel(
+            "group length n (one group)"
+            if sweep_name == "length"
+            else "number of groups (64 entries each)"
+        )
         ax.set_ylabel("time per call, ms (min)")
         ax.set_title(f"{measure['title']}: time vs {sweep_name}")
         ax.grid(True, which="both", alpha=0.3)

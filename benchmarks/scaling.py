@@ -23,11 +23,16 @@ def families():
     from keras_kernel_constraints import projections as kp
 
     return {
-        "simplex": (lambda x: kp.project_simplex(x, 1.0, axis=-1), "normal",
-                    [Anchor("optax projection_simplex", "optax",
-                            _optax("projection_simplex", 1.0))]),
-        "monotone": (lambda x: kp.project_monotone(x, axis=-1), "trend",
-                     [Anchor("scipy isotonic_regression", "scipy", _scipy_isotonic)]),
+        "simplex": (
+            lambda x: kp.project_simplex(x, 1.0, axis=-1),
+            "normal",
+            [Anchor("optax projection_simplex", "optax", _optax("projection_simplex", 1.0))],
+        ),
+        "monotone": (
+            lambda x: kp.project_monotone(x, axis=-1),
+            "trend",
+            [Anchor("scipy isotonic_regression", "scipy", _scipy_isotonic)],
+        ),
     }
 
 
@@ -46,8 +51,9 @@ def sweep(shapes, fn, kind, anchors, placement, repeats):
         data = batch(rows, n, kind)
         # Anchors accumulate rounding differently over long groups; agreement
         # is checked to a tolerance that grows with the group length.
-        points.append(compare(fn, anchors, data, placement, repeats,
-                              tolerance_scale=max(1.0, n / 1000)))
+        points.append(
+            compare(fn, anchors, data, placement, repeats, tolerance_scale=max(1.0, n / 1000))
+        )
     curves = {}
     for point in points:
         for row in point:
@@ -66,24 +72,38 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
         for axis_label, shapes in sweeps.items():
             xs = [n if axis_label == "length" else rows for rows, n in shapes]
             points, curves = sweep(shapes, fn, kind, anchors, placement, sizes["repeats"])
-            results.append({
-                "family": family,
-                "sweep": axis_label,
-                "sizes": xs,
-                "shapes": shapes,
-                "curves": {name: {"min": [r["min"] for r in rows],
-                                  "median": [r["median"] for r in rows],
-                                  "first_call_s": [r["first_call_s"] for r in rows],
-                                  "exponent": exponent(xs[:len(rows)], [r["min"] for r in rows])}
-                           for name, rows in curves.items()},
-                "skipped": sorted({r["contender"] + ": " + r["skipped"]
-                                   for point in points for r in point if "skipped" in r}),
-            })
+            results.append(
+                {
+                    "family": family,
+                    "sweep": axis_label,
+                    "sizes": xs,
+                    "shapes": shapes,
+                    "curves": {
+                        name: {
+                            "min": [r["min"] for r in rows],
+                            "median": [r["median"] for r in rows],
+                            "first_call_s": [r["first_call_s"] for r in rows],
+                            "exponent": exponent(xs[: len(rows)], [r["min"] for r in rows]),
+                        }
+                        for name, rows in curves.items()
+                    },
+                    "skipped": sorted(
+                        {
+                            r["contender"] + ": " + r["skipped"]
+                            for point in points
+                            for r in point
+                            if "skipped" in r
+                        }
+                    ),
+                }
+            )
     return {
         "title": TITLE,
-        "setup": (f"float32, {placement.describe()}; lengths {sizes['lengths']} (one group); "
-                  f"{sizes['groups']} groups of {sizes['n']}; {sizes['repeats']} interleaved "
-                  f"rounds per point; exponent = slope over the {FIT_POINTS} largest sizes"),
+        "setup": (
+            f"float32, {placement.describe()}; lengths {sizes['lengths']} (one group); "
+            f"{sizes['groups']} groups of {sizes['n']}; {sizes['repeats']} interleaved "
+            f"rounds per point; exponent = slope over the {FIT_POINTS} largest sizes"
+        ),
         "sweeps": results,
     }
 

@@ -43,6 +43,7 @@ class ProjectionSet:
 def _keras(constraint_factory):
     def build(data, placement):
         return _timing.keras_jit(constraint_factory(), data, placement)
+
     return build
 
 
@@ -52,6 +53,7 @@ def _optax(name, *args, vmap=True):
 
         fn = getattr(optax.projections, name)
         return _timing.jax_jit(lambda v: fn(v, *args), data, placement, vmap=vmap)
+
     return build
 
 
@@ -63,7 +65,11 @@ def _optax_hyperplane(value):
         ones = jnp.ones(data.shape[-1], data.dtype)
         return _timing.jax_jit(
             lambda v: optax.projections.projection_hyperplane(v, ones, value),
-            data, placement, vmap=True)
+            data,
+            placement,
+            vmap=True,
+        )
+
     return build
 
 
@@ -85,47 +91,114 @@ def projection_sets():
     from keras_kernel_constraints import projections as kp
 
     return [
-        ProjectionSet("NonNeg", kp.project_non_negative, [
-            Anchor("Keras NonNeg", "keras", _keras(keras.constraints.NonNeg)),
-            Anchor("optax projection_non_negative", "optax",
-                   _optax("projection_non_negative", vmap=False)),
-        ]),
-        ProjectionSet("Box(-0.5, 0.5)", lambda x: kp.project_box(x, -0.5, 0.5), [
-            Anchor("optax projection_box", "optax",
-                   _optax("projection_box", -0.5, 0.5, vmap=False)),
-        ]),
-        ProjectionSet("LinfBall(0.5)", lambda x: kp.project_linf_ball(x, 0.5), [
-            Anchor("optax projection_linf_ball", "optax",
-                   _optax("projection_linf_ball", 0.5, vmap=False)),
-        ]),
-        ProjectionSet("SumTo(1.0)", lambda x: kp.project_sum_to(x, 1.0, axis=-1), [
-            Anchor("optax projection_hyperplane (vmap)", "optax", _optax_hyperplane(1.0)),
-        ]),
-        ProjectionSet("Simplex(1.0)", lambda x: kp.project_simplex(x, 1.0, axis=-1), [
-            Anchor("optax projection_simplex (vmap)", "optax", _optax("projection_simplex", 1.0)),
-        ]),
-        ProjectionSet("CappedSimplex(1.0, 0.0, 0.5)",
-                      lambda x: kp.project_capped_simplex(x, 1.0, 0.0, 0.5, axis=-1), []),
-        ProjectionSet("L1Ball(1.0)", lambda x: kp.project_l1_ball(x, 1.0, axis=-1), [
-            Anchor("optax projection_l1_ball (vmap)", "optax", _optax("projection_l1_ball", 1.0)),
-        ]),
-        ProjectionSet("L2Ball(1.0)", lambda x: kp.project_l2_ball(x, 1.0, axis=-1), [
-            Anchor("Keras MaxNorm", "keras", _keras(lambda: keras.constraints.MaxNorm(1.0, -1))),
-            Anchor("optax projection_l2_ball (vmap)", "optax", _optax("projection_l2_ball", 1.0)),
-        ]),
-        ProjectionSet("UnitSphere(1.0)", lambda x: kp.project_l2_sphere(x, 1.0, axis=-1), [
-            Anchor("Keras UnitNorm", "keras", _keras(lambda: keras.constraints.UnitNorm(-1))),
-            Anchor("optax projection_l2_sphere (vmap)", "optax",
-                   _optax("projection_l2_sphere", 1.0)),
-        ]),
-        ProjectionSet("NormBand(0.5, 1.0)", lambda x: kp.project_norm_band(x, 0.5, 1.0, axis=-1), [
-            Anchor("Keras MinMaxNorm(rate=1)", "keras",
-                   _keras(lambda: keras.constraints.MinMaxNorm(0.5, 1.0, 1.0, -1))),
-        ]),
-        ProjectionSet("Monotone()", lambda x: kp.project_monotone(x, axis=-1), [
-            Anchor("scipy isotonic_regression (host loop)", "scipy", _scipy_isotonic),
-            Anchor("scikit-learn isotonic_regression (host loop)", "sklearn", _sklearn_isotonic),
-        ], data="trend"),
+        ProjectionSet(
+            "NonNeg",
+            kp.project_non_negative,
+            [
+                Anchor("Keras NonNeg", "keras", _keras(keras.constraints.NonNeg)),
+                Anchor(
+                    "optax projection_non_negative",
+                    "optax",
+                    _optax("projection_non_negative", vmap=False),
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "Box(-0.5, 0.5)",
+            lambda x: kp.project_box(x, -0.5, 0.5),
+            [
+                Anchor(
+                    "optax projection_box", "optax", _optax("projection_box", -0.5, 0.5, vmap=False)
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "LinfBall(0.5)",
+            lambda x: kp.project_linf_ball(x, 0.5),
+            [
+                Anchor(
+                    "optax projection_linf_ball",
+                    "optax",
+                    _optax("projection_linf_ball", 0.5, vmap=False),
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "SumTo(1.0)",
+            lambda x: kp.project_sum_to(x, 1.0, axis=-1),
+            [
+                Anchor("optax projection_hyperplane (vmap)", "optax", _optax_hyperplane(1.0)),
+            ],
+        ),
+        ProjectionSet(
+            "Simplex(1.0)",
+            lambda x: kp.project_simplex(x, 1.0, axis=-1),
+            [
+                Anchor(
+                    "optax projection_simplex (vmap)", "optax", _optax("projection_simplex", 1.0)
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "CappedSimplex(1.0, 0.0, 0.5)",
+            lambda x: kp.project_capped_simplex(x, 1.0, 0.0, 0.5, axis=-1),
+            [],
+        ),
+        ProjectionSet(
+            "L1Ball(1.0)",
+            lambda x: kp.project_l1_ball(x, 1.0, axis=-1),
+            [
+                Anchor(
+                    "optax projection_l1_ball (vmap)", "optax", _optax("projection_l1_ball", 1.0)
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "L2Ball(1.0)",
+            lambda x: kp.project_l2_ball(x, 1.0, axis=-1),
+            [
+                Anchor(
+                    "Keras MaxNorm", "keras", _keras(lambda: keras.constraints.MaxNorm(1.0, -1))
+                ),
+                Anchor(
+                    "optax projection_l2_ball (vmap)", "optax", _optax("projection_l2_ball", 1.0)
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "UnitSphere(1.0)",
+            lambda x: kp.project_l2_sphere(x, 1.0, axis=-1),
+            [
+                Anchor("Keras UnitNorm", "keras", _keras(lambda: keras.constraints.UnitNorm(-1))),
+                Anchor(
+                    "optax projection_l2_sphere (vmap)",
+                    "optax",
+                    _optax("projection_l2_sphere", 1.0),
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "NormBand(0.5, 1.0)",
+            lambda x: kp.project_norm_band(x, 0.5, 1.0, axis=-1),
+            [
+                Anchor(
+                    "Keras MinMaxNorm(rate=1)",
+                    "keras",
+                    _keras(lambda: keras.constraints.MinMaxNorm(0.5, 1.0, 1.0, -1)),
+                ),
+            ],
+        ),
+        ProjectionSet(
+            "Monotone()",
+            lambda x: kp.project_monotone(x, axis=-1),
+            [
+                Anchor("scipy isotonic_regression (host loop)", "scipy", _scipy_isotonic),
+                Anchor(
+                    "scikit-learn isotonic_regression (host loop)", "sklearn", _sklearn_isotonic
+                ),
+            ],
+            data="trend",
+        ),
     ]
 
 
@@ -159,14 +232,19 @@ def compare(ours: Callable, anchors: list, data, placement, repeats, tolerance_s
         if runner is None:
             skipped[anchor.label] = f"no {placement.device} device for {anchor.module}"
             continue
-        np.testing.assert_allclose(runner.value(), reference, rtol=0,
-                                   atol=anchor.atol * tolerance_scale,
-                                   err_msg=f"{anchor.label} disagrees with ours")
+        np.testing.assert_allclose(
+            runner.value(),
+            reference,
+            rtol=0,
+            atol=anchor.atol * tolerance_scale,
+            err_msg=f"{anchor.label} disagrees with ours",
+        )
         runners[anchor.label] = runner
-    times = _timing.interleaved({k: r.run for k, r in runners.items()}, repeats=repeats,
-                                warmup=1)
-    rows = [{"contender": label, **t, "first_call_s": runners[label].first_call_s}
-            for label, t in times.items()]
+    times = _timing.interleaved({k: r.run for k, r in runners.items()}, repeats=repeats, warmup=1)
+    rows = [
+        {"contender": label, **t, "first_call_s": runners[label].first_call_s}
+        for label, t in times.items()
+    ]
     rows += [{"contender": label, "skipped": why} for label, why in skipped.items()]
     return rows
 
@@ -178,24 +256,33 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
     # One batch per kind of data, shared by every set that uses it.
     batches = {kind: batch(rows_n, n, kind) for kind in {s.data for s in sets}}
     for projection_set in sets:
-        rows = compare(projection_set.ours, projection_set.anchors,
-                       batches[projection_set.data], placement, sizes["repeats"])
+        rows = compare(
+            projection_set.ours,
+            projection_set.anchors,
+            batches[projection_set.data],
+            placement,
+            sizes["repeats"],
+        )
         ours = rows[0]
         timed = [r for r in rows[1:] if "skipped" not in r]
         fastest = min(timed, key=lambda r: r["min"]) if timed else None
         for r in timed:
             r["ratio"] = _timing.ratio(ours, r)
-        results.append({
-            "set": projection_set.label,
-            "rows": rows,
-            "fastest_anchor": fastest["contender"] if fastest else None,
-            "ratio": _timing.ratio(ours, fastest) if fastest else None,
-            "target": TARGET if fastest else None,
-        })
+        results.append(
+            {
+                "set": projection_set.label,
+                "rows": rows,
+                "fastest_anchor": fastest["contender"] if fastest else None,
+                "ratio": _timing.ratio(ours, fastest) if fastest else None,
+                "target": TARGET if fastest else None,
+            }
+        )
     return {
         "title": TITLE,
-        "setup": (f"{rows_n} groups x {n} entries, float32, groups along the last axis, "
-                  f"{placement.describe()}, {sizes['repeats']} interleaved rounds"),
+        "setup": (
+            f"{rows_n} groups x {n} entries, float32, groups along the last axis, "
+            f"{placement.describe()}, {sizes['repeats']} interleaved rounds"
+        ),
         "sets": results,
     }
 

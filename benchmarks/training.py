@@ -54,17 +54,21 @@ def build_model(constraint, image, filters, seed=0):
     if isinstance(constraint, (keras.constraints.MaxNorm, keras.constraints.UnitNorm)):
         # Keras's norm constraints take explicit axes: a Dense kernel's are [0].
         dense_constraint = type(constraint).from_config({**constraint.get_config(), "axis": 0})
-    model = keras.Sequential([
-        keras.Input((image, image, 3)),
-        keras.layers.Conv2D(filters[0], **conv),
-        keras.layers.Conv2D(filters[1], strides=2, **conv),
-        keras.layers.Conv2D(filters[2], strides=2, **conv),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10, kernel_constraint=dense_constraint),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True)
+    model = keras.Sequential(
+        [
+            keras.Input((image, image, 3)),
+            keras.layers.Conv2D(filters[0], **conv),
+            keras.layers.Conv2D(filters[1], strides=2, **conv),
+            keras.layers.Conv2D(filters[2], strides=2, **conv),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, kernel_constraint=dense_constraint),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     return model
 
 
@@ -95,15 +99,24 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
     rows = []
     for label, (_, target) in models.items():
         t = {k: v / block for k, v in times[label].items()}
-        rows.append({"contender": label, **t, "ratio": _timing.ratio(t, base),
-                     "extra_ms": (t["min"] - base["min"]) * 1e3, "target": target})
+        rows.append(
+            {
+                "contender": label,
+                **t,
+                "ratio": _timing.ratio(t, base),
+                "extra_ms": (t["min"] - base["min"]) * 1e3,
+                "target": target,
+            }
+        )
     return {
         "title": TITLE,
-        "setup": (f"{len(filters)} Conv2D layers ({', '.join(map(str, filters))} filters, 3x3) "
-                  f"+ Dense(10), inputs {image}x{image}x3, batch {batch}, Adam, "
-                  f"jit_compile=True, {placement.describe()}; {sizes['repeats']} interleaved "
-                  f"rounds of {block} steps per model; '{CONTROL}' is an identical "
-                  f"unconstrained model: its ratio shows the resolution of the measurement"),
+        "setup": (
+            f"{len(filters)} Conv2D layers ({', '.join(map(str, filters))} filters, 3x3) "
+            f"+ Dense(10), inputs {image}x{image}x3, batch {batch}, Adam, "
+            f"jit_compile=True, {placement.describe()}; {sizes['repeats']} interleaved "
+            f"rounds of {block} steps per model; '{CONTROL}' is an identical "
+            f"unconstrained model: its ratio shows the resolution of the measurement"
+        ),
         "rows": rows,
     }
 

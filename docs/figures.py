@@ -13,13 +13,13 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from keras_kernel_constraints import projections  # noqa: E402
+from keras_kernel_constraints import projections
 
 IMG = pathlib.Path(__file__).resolve().parent / "img"
 
@@ -37,13 +37,15 @@ def kernel_groups(ax, title, channel_names, group_of):
             colour = colours(group_of(i, j) % 20)
             for u in range(3):
                 for v in range(3):
-                    ax.add_patch(plt.Rectangle((j * 4 + v, -(i * 4 + u)), 0.9, 0.9,
-                                               color=colour, alpha=0.85))
+                    ax.add_patch(
+                        plt.Rectangle((j * 4 + v, -(i * 4 + u)), 0.9, 0.9, color=colour, alpha=0.85)
+                    )
     for j in range(c3):
         ax.text(j * 4 + 1.45, 1.3, f"{channel_names[1]}={j}", ha="center", fontsize=8)
     for i in range(c2):
-        ax.text(-0.6, -(i * 4) - 0.5, f"{channel_names[0]}={i}", ha="right", va="center",
-                fontsize=8)
+        ax.text(
+            -0.6, -(i * 4) - 0.5, f"{channel_names[0]}={i}", ha="right", va="center", fontsize=8
+        )
     ax.set_xlim(-4, c3 * 4)
     ax.set_ylim(-c2 * 4, 2.5)
     ax.set_aspect("equal")
@@ -55,14 +57,30 @@ def groups_pictures():
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.4))
     conv = ("in", "out")
     transpose = ("out", "in")
-    kernel_groups(axes[0, 0], "Conv2D (kh, kw, in, out), axis=None:\none group per filter (column)",
-                  conv, lambda i, j: j)
-    kernel_groups(axes[0, 1], "Conv2D, axis=(0, 1):\none group per 3x3 spatial kernel",
-                  conv, lambda i, j: i * 4 + j)
-    kernel_groups(axes[1, 0], "Conv2DTranspose (kh, kw, out, in), axis=None:\n"
-                              "one group per INPUT channel (column)", transpose, lambda i, j: j)
-    kernel_groups(axes[1, 1], "Conv2DTranspose, axis=(0, 1, 3):\none group per OUTPUT filter (row)",
-                  transpose, lambda i, j: i)
+    kernel_groups(
+        axes[0, 0],
+        "Conv2D (kh, kw, in, out), axis=None:\none group per filter (column)",
+        conv,
+        lambda i, j: j,
+    )
+    kernel_groups(
+        axes[0, 1],
+        "Conv2D, axis=(0, 1):\none group per 3x3 spatial kernel",
+        conv,
+        lambda i, j: i * 4 + j,
+    )
+    kernel_groups(
+        axes[1, 0],
+        "Conv2DTranspose (kh, kw, out, in), axis=None:\none group per INPUT channel (column)",
+        transpose,
+        lambda i, j: j,
+    )
+    kernel_groups(
+        axes[1, 1],
+        "Conv2DTranspose, axis=(0, 1, 3):\none group per OUTPUT filter (row)",
+        transpose,
+        lambda i, j: i,
+    )
     fig.suptitle("Groups of a 3x3 kernel: same colour = constrained together", fontsize=10)
     fig.tight_layout()
     fig.savefig(IMG / "groups_conv_kernels.png", dpi=110)
@@ -74,9 +92,15 @@ def affine_figure():
     projected = np.asarray(projections.project_sum_to(w, 1.0, axis=(0, 1)))
     divided = w / w.sum()
     fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-    for ax, (title, k) in zip(axes, [(f"trained kernel, sum {w.sum():.2f}", w),
-                                     ("divide by the sum: every sign flips", divided),
-                                     ("SumTo(1.0): nearest point", projected)], strict=True):
+    for ax, (title, k) in zip(
+        axes,
+        [
+            (f"trained kernel, sum {w.sum():.2f}", w),
+            ("divide by the sum: every sign flips", divided),
+            ("SumTo(1.0): nearest point", projected),
+        ],
+        strict=True,
+    ):
         ax.imshow(k, cmap="RdBu_r", vmin=-4, vmax=4)
         for (u, v), value in np.ndenumerate(k):
             ax.text(v, u, f"{value:.2f}", ha="center", va="center", fontsize=8)
@@ -93,8 +117,10 @@ def simplex_figure():
     projected = np.asarray(projections.project_simplex(points, 1.0, axis=-1))
     balls = np.asarray(projections.project_l2_ball(points, 1.0, axis=-1))
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    for ax, target, title in ((axes[0], projected, "Simplex(1.0): p >= 0, p1 + p2 = 1"),
-                              (axes[1], balls, "L2Ball(1.0): ||p|| <= 1")):
+    for ax, target, title in (
+        (axes[0], projected, "Simplex(1.0): p >= 0, p1 + p2 = 1"),
+        (axes[1], balls, "L2Ball(1.0): ||p|| <= 1"),
+    ):
         if target is projected:
             ax.plot([0, 1], [1, 0], "k-", linewidth=2)
         else:
@@ -122,8 +148,7 @@ def monotone_figure():
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.plot(taps, w, "o", color="0.5", label="w (after an optimizer step)")
     ax.step(taps, fitted, where="mid", color="tab:blue", label="Monotone(): isotonic regression")
-    ax.plot(taps, bounded, "-", color="tab:red",
-            label="Monotone(min_value=0.0, min_step=0.02)")
+    ax.plot(taps, bounded, "-", color="tab:red", label="Monotone(min_value=0.0, min_step=0.02)")
     ax.axhline(0.0, color="k", linewidth=0.6)
     ax.set_xlabel("tap")
     ax.legend(fontsize=8)

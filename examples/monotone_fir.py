@@ -33,15 +33,24 @@ def main(argv=None):
 
     # Start from a falling kernel with negative taps: far outside the set.
     start = np.linspace(0.5, -0.3, len(TARGET), dtype="float32").reshape(-1, 1, 1)
-    conv = keras.layers.Conv1D(1, len(TARGET), use_bias=False,
-                               kernel_constraint=Monotone(min_value=0.0),
-                               kernel_initializer=keras.initializers.Constant(start))
+    conv = keras.layers.Conv1D(
+        1,
+        len(TARGET),
+        use_bias=False,
+        kernel_constraint=Monotone(min_value=0.0),
+        kernel_initializer=keras.initializers.Constant(start),
+    )
     model = keras.Sequential([keras.Input((48, 1)), conv])
     model.compile(keras.optimizers.Adam(0.02), "mse", jit_compile=True)
     feasible_epochs = []
-    check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: feasible_epochs.append(
-        bool(np.all(np.diff(conv.kernel.numpy()[:, 0, 0]) >= 0)
-             and conv.kernel.numpy().min() >= 0)))
+    check = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: feasible_epochs.append(
+            bool(
+                np.all(np.diff(conv.kernel.numpy()[:, 0, 0]) >= 0)
+                and conv.kernel.numpy().min() >= 0
+            )
+        )
+    )
     model.fit(signals, noisy, batch_size=16, epochs=args.epochs, verbose=0, callbacks=[check])
 
     taps = conv.kernel.numpy()[:, 0, 0]

@@ -36,8 +36,12 @@ class Mixing(keras.layers.Layer):
         self.constraint, self.regularizer = constraint, regularizer
 
     def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones",
-                                 constraint=self.constraint, regularizer=self.regularizer)
+        self.w = self.add_weight(
+            shape=(input_shape[-1],),
+            initializer="ones",
+            constraint=self.constraint,
+            regularizer=self.regularizer,
+        )
 
     def call(self, x):
         return keras.ops.sum(x * self.w, axis=-1, keepdims=True)
@@ -74,16 +78,22 @@ def main(argv=None):
 
     runs = {
         "hard NonNeg()": train(x, y, args.epochs, constraint=NonNeg()),
-        "soft NonNegPenalty(0.1)": train(x, y, args.epochs, regularizer=NonNegPenalty(strength=0.1)),
-        "soft NonNegPenalty(2.0)": train(x, y, args.epochs, regularizer=NonNegPenalty(strength=2.0)),
+        "soft NonNegPenalty(0.1)": train(
+            x, y, args.epochs, regularizer=NonNegPenalty(strength=0.1)
+        ),
+        "soft NonNegPenalty(2.0)": train(
+            x, y, args.epochs, regularizer=NonNegPenalty(strength=2.0)
+        ),
     }
     print("true mix [1.0, -0.5, 0.3, 0.8]; the constrained optimum is about [1.0, 0.0, 0.3, 0.8]")
     for name, history in runs.items():
         final = history[-1]
         negative = int((history.min(axis=1) < 0).sum())
-        print(f"{name:<26} final w = {np.round(final.astype(float), 3).tolist()}  "
-              f"min over all epochs: {history.min():.6f}  "
-              f"negative after {negative}/{len(history)} epochs")
+        print(
+            f"{name:<26} final w = {np.round(final.astype(float), 3).tolist()}  "
+            f"min over all epochs: {history.min():.6f}  "
+            f"negative after {negative}/{len(history)} epochs"
+        )
     others = np.abs(runs["hard NonNeg()"][-1][[0, 2, 3]] - TRUE_MIX[[0, 2, 3]]).max()
     print(f"hard: max error of the free weights: {others:.4f}")
 
@@ -94,8 +104,9 @@ def main(argv=None):
     for name, history in runs.items():
         ax.plot(np.arange(1, len(history) + 1), history[:, 1], label=name)
     ax.axhline(0.0, color="k", linewidth=0.8)
-    ax.axhline(TRUE_MIX[1], color="0.6", linestyle="--", linewidth=0.8,
-               label="unconstrained optimum")
+    ax.axhline(
+        TRUE_MIX[1], color="0.6", linestyle="--", linewidth=0.8, label="unconstrained optimum"
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel("second weight w[1]")
     ax.set_title("A weight that must stay >= 0 while the data pull it to -0.5", fontsize=9)

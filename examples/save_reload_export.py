@@ -30,20 +30,26 @@ from keras_kernel_constraints.regularizers import NonNegPenalty
 
 
 def build_model():
-    return keras.Sequential([
-        keras.Input((32, 2)),
-        keras.layers.Conv1D(4, 5, kernel_constraint=SumTo(1.0), name="smooth"),
-        keras.layers.Conv1D(4, 8, kernel_constraint=Monotone(min_value=0.0), name="rising"),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1, kernel_constraint=NonNeg(), kernel_regularizer=NonNegPenalty(strength=0.01),
-                           name="head"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((32, 2)),
+            keras.layers.Conv1D(4, 5, kernel_constraint=SumTo(1.0), name="smooth"),
+            keras.layers.Conv1D(4, 8, kernel_constraint=Monotone(min_value=0.0), name="rising"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(
+                1,
+                kernel_constraint=NonNeg(),
+                kernel_regularizer=NonNegPenalty(strength=0.01),
+                name="head",
+            ),
+        ]
+    )
 
 
 def data(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(512, 32, 2)).astype("float32")
-    y = (x[:, :, 0].mean(axis=1, keepdims=True) - 0.5 * x[:, :, 1].std(axis=1, keepdims=True))
+    y = x[:, :, 0].mean(axis=1, keepdims=True) - 0.5 * x[:, :, 1].std(axis=1, keepdims=True)
     return x, y.astype("float32")
 
 
@@ -63,14 +69,21 @@ def feasibility(model):
 def child(path, epochs):
     """Runs in the new process: load, compare, train on, save again."""
     model = keras.saving.load_model(path, safe_mode=True)
-    x, y = data()
+    x, _ = data()
     before = np.load(path + ".predictions.npy")
     loaded_difference = float(np.abs(model.predict(x, verbose=0) - before).max())
     kinds = sorted({type(w.constraint).__name__ for w in model.weights if w.constraint})
     model.fit(*data(seed=1), epochs=epochs, verbose=0)
     model.save(path)
-    print(json.dumps({"constraints": kinds, "prediction_difference": loaded_difference,
-                      "feasibility": feasibility(model)}))
+    print(
+        json.dumps(
+            {
+                "constraints": kinds,
+                "prediction_difference": loaded_difference,
+                "feasibility": feasibility(model),
+            }
+        )
+    )
 
 
 def main(argv=None):
@@ -97,12 +110,18 @@ def main(argv=None):
 
     # A new interpreter: nothing of this process (registrations included) is there.
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, __file__, "--child", path, "--epochs",
-                           str(args.epochs)], capture_output=True, text=True, env=env,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", path, "--epochs", str(args.epochs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"reloaded in a new process with safe_mode=True: constraints "
-          f"{', '.join(report['constraints'])}")
+    print(
+        f"reloaded in a new process with safe_mode=True: constraints "
+        f"{', '.join(report['constraints'])}"
+    )
     print(f"max prediction difference after reload: {report['prediction_difference']:.2e}")
     print(f"after {args.epochs} more epochs in the new process:")
     for name, value in report["feasibility"].items():
@@ -116,8 +135,10 @@ def main(argv=None):
     server = tf.saved_model.load(str(exported))  # keep it alive while it serves
     served = server.serve(tf.constant(x)).numpy()
     export_difference = float(np.abs(served - reloaded.predict(x, verbose=0)).max())
-    print(f"exported SavedModel serves the reloaded model's predictions: "
-          f"max difference {export_difference:.2e}")
+    print(
+        f"exported SavedModel serves the reloaded model's predictions: "
+        f"max difference {export_difference:.2e}"
+    )
     kernel_after = keras.ops.convert_to_numpy(reloaded.get_layer("rising").kernel)[:, 0, 0]
 
     plt = pyplot()

@@ -45,8 +45,10 @@ class Outcome:
 def main(argv=None) -> int:
     args = _parse(argv)
     keras.utils.set_random_seed(args.seed)
-    print(f"keras_kernel_constraints {kkc.__version__} demo "
-          f"(Keras {keras.__version__}, backend {keras.backend.backend()})\n")
+    print(
+        f"keras_kernel_constraints {kkc.__version__} demo "
+        f"(Keras {keras.__version__}, backend {keras.backend.backend()})\n"
+    )
 
     sharpen = np_sharpen()
     kernels, rows = _sharpening(args, sharpen)
@@ -72,8 +74,9 @@ def _parse(argv):
     parser = argparse.ArgumentParser(prog="kkc-demo", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="kkc-demo-output", help="folder for the PNG figure")
     parser.add_argument("--epochs", type=int, default=40, help="training epochs per model")
-    parser.add_argument("--starts", type=int, default=5,
-                        help="random starting kernels tried in scenario 1")
+    parser.add_argument(
+        "--starts", type=int, default=5, help="random starting kernels tried in scenario 1"
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -88,9 +91,11 @@ class _DivideBySum:
 def _sharpening(args, sharpen):
     print("== 1. A 3x3 kernel that sums to 1: learning a sharpening filter ==")
     near_zero = np.array([0.6, -0.59, 0.0], "float32")
-    print(f"on {near_zero} (sum {near_zero.sum():+.2f}): divide by sum gives "
-          f"{near_zero / near_zero.sum()}, the projection gives "
-          f"{np.round(np.asarray(project_sum_to(near_zero, 1.0)), 3)}")
+    print(
+        f"on {near_zero} (sum {near_zero.sum():+.2f}): divide by sum gives "
+        f"{near_zero / near_zero.sum()}, the projection gives "
+        f"{np.round(np.asarray(project_sum_to(near_zero, 1.0)), 3)}"
+    )
 
     rng = np.random.default_rng(args.seed)
     images = rng.uniform(0.0, 1.0, size=(256, 16, 16, 1)).astype("float32")
@@ -112,8 +117,10 @@ def _sharpening(args, sharpen):
             worst_sum[name] = gap if np.isnan(gap) else max(worst_sum[name], gap)
             if start_index == 0:
                 kernels[name], losses[name] = kernel, loss
-                print(f"{name}: max abs error {errors[name][0]:.4f}, final loss {loss:.3e}, "
-                      f"|sum - 1| after every epoch <= {gap:.1e}")
+                print(
+                    f"{name}: max abs error {errors[name][0]:.4f}, final loss {loss:.3e}, "
+                    f"|sum - 1| after every epoch <= {gap:.1e}"
+                )
                 print(np.array2string(kernel, precision=3, suppress_small=True, floatmode="fixed"))
 
     rows = []
@@ -121,8 +128,14 @@ def _sharpening(args, sharpen):
     for name, _ in approaches:
         ok = sum(e <= 0.05 for e in errors[name])
         print(f"  {name:<24} recovered {ok}/{args.starts}, worst error {max(errors[name]):.3g}")
-        rows.append(Outcome(f"sharpen: {name}", f"{ok}/{args.starts} recovered",
-                            f"|sum - 1| <= {worst_sum[name]:.1e}", losses[name]))
+        rows.append(
+            Outcome(
+                f"sharpen: {name}",
+                f"{ok}/{args.starts} recovered",
+                f"|sum - 1| <= {worst_sum[name]:.1e}",
+                losses[name],
+            )
+        )
     return kernels, rows
 
 
@@ -132,16 +145,22 @@ def _glorot_kernel(seed):
 
 def _fit_kernel(constraint, start, images, targets, epochs):
     """Train a bias-free Conv2D(1, 3) from ``start``; kernel sums after each epoch."""
-    layer = keras.layers.Conv2D(1, 3, use_bias=False, kernel_constraint=constraint,
-                                kernel_initializer=keras.initializers.Constant(start))
+    layer = keras.layers.Conv2D(
+        1,
+        3,
+        use_bias=False,
+        kernel_constraint=constraint,
+        kernel_initializer=keras.initializers.Constant(start),
+    )
     model = keras.Sequential([keras.Input(images.shape[1:]), layer])
     model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
     sums = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: sums.append(float(np.sum(layer.kernel.numpy())))
     )
-    history = model.fit(images, targets, batch_size=32, epochs=epochs, verbose=0,
-                        callbacks=[record])
+    history = model.fit(
+        images, targets, batch_size=32, epochs=epochs, verbose=0, callbacks=[record]
+    )
     return layer.kernel.numpy()[:, :, 0, 0], sums, float(history.history["loss"][-1])
 
 
@@ -157,8 +176,10 @@ def _non_negative_layer(args):
 
         def build(self, input_shape):
             self.w = self.add_weight(
-                shape=(input_shape[-1], 1), initializer="ones",
-                constraint=self.constraint, regularizer=self.regularizer,
+                shape=(input_shape[-1], 1),
+                initializer="ones",
+                constraint=self.constraint,
+                regularizer=self.regularizer,
             )
 
         def call(self, x):
@@ -182,14 +203,19 @@ def _non_negative_layer(args):
         model.fit(x, y, batch_size=64, epochs=max(1, args.epochs // 2), verbose=0)
         w = layer.w.numpy()[:, 0]
         mse = _mse(x, y, w)
-        print(f"{name:<26} min weight {w.min():+.5f}, mse {mse:.4f}, "
-              f"weights {np.array2string(w, precision=3, suppress_small=True)}")
-        rows.append(Outcome(f"add_weight: {name}", f"mse {mse:.4f}",
-                            f"min weight {w.min():+.1e}", mse))
+        print(
+            f"{name:<26} min weight {w.min():+.5f}, mse {mse:.4f}, "
+            f"weights {np.array2string(w, precision=3, suppress_small=True)}"
+        )
+        rows.append(
+            Outcome(f"add_weight: {name}", f"mse {mse:.4f}", f"min weight {w.min():+.1e}", mse)
+        )
     best = _nnls(x, y)
     print(f"{'reference: exact NNLS':<26} min weight {best.min():+.5f}, mse {_mse(x, y, best):.4f}")
-    print("the projection stays exactly feasible and reaches the best feasible fit; the l1 "
-          "penalty sees the constraint in its gradient and is exact only when strong enough")
+    print(
+        "the projection stays exactly feasible and reaches the best feasible fit; the l1 "
+        "penalty sees the constraint in its gradient and is exact only when strong enough"
+    )
     return rows
 
 
@@ -223,11 +249,20 @@ def _monotone_fir(args):
 
     start = keras.initializers.Constant(np.linspace(0.5, -0.3, len(fir)).reshape(-1, 1, 1))
     approaches = (
-        ("Monotone(min_value=0.0)", keras.layers.Conv1D(
-            1, len(fir), use_bias=False, kernel_constraint=Monotone(min_value=0.0),
-            kernel_initializer=start)),
-        ("unconstrained", keras.layers.Conv1D(
-            1, len(fir), use_bias=False, kernel_initializer=start)),
+        (
+            "Monotone(min_value=0.0)",
+            keras.layers.Conv1D(
+                1,
+                len(fir),
+                use_bias=False,
+                kernel_constraint=Monotone(min_value=0.0),
+                kernel_initializer=start,
+            ),
+        ),
+        (
+            "unconstrained",
+            keras.layers.Conv1D(1, len(fir), use_bias=False, kernel_initializer=start),
+        ),
         ("cumsum(exp(v)) built once", _BuiltOnce(len(fir))),
     )
     rows, taps = [], {"target": fir}
@@ -235,8 +270,10 @@ def _monotone_fir(args):
         learned, row = _fit_fir(name, layer, x, y, fir, args.epochs)
         rows.append(row)
         taps[name] = learned
-    print("the projection keeps every epoch's kernel positive and ordered while it trains; "
-          "noise makes the unconstrained taps dip; the kernel built once never moves")
+    print(
+        "the projection keeps every epoch's kernel positive and ordered while it trains; "
+        "noise makes the unconstrained taps dip; the kernel built once never moves"
+    )
     return rows, taps
 
 
@@ -249,8 +286,11 @@ def _fit_fir(name, layer, x, y, fir, epochs):
         return np.asarray(layer.kernel)[:, 0, 0]
 
     before, feasible = taps(), []
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: feasible.append(
-        bool(taps().min() >= 0 and np.diff(taps()).min() >= 0)))
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: feasible.append(
+            bool(taps().min() >= 0 and np.diff(taps()).min() >= 0)
+        )
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = model.fit(x, y, batch_size=4, epochs=epochs, verbose=0, callbacks=[record])
@@ -260,10 +300,13 @@ def _fit_fir(name, layer, x, y, fir, epochs):
     error = float(np.max(np.abs(learned - fir)))
     moved = float(np.max(np.abs(learned - before)))
     check = f"ordered, >= 0: {sum(feasible)}/{len(feasible)} ep"
-    print(f"{name:<26} max abs error {error:.3f}, taps moved {moved:.3f}, "
-          f"{check}; taps {np.array2string(learned, precision=3, suppress_small=True)}")
-    row = Outcome(f"FIR: {name}", f"max error {error:.3f}", check,
-                  float(history.history["loss"][-1]))
+    print(
+        f"{name:<26} max abs error {error:.3f}, taps moved {moved:.3f}, "
+        f"{check}; taps {np.array2string(learned, precision=3, suppress_small=True)}"
+    )
+    row = Outcome(
+        f"FIR: {name}", f"max error {error:.3f}", check, float(history.history["loss"][-1])
+    )
     return learned, row
 
 
@@ -288,8 +331,10 @@ def _plot(out, sharpen, kernels, taps):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("\nmatplotlib is not installed, so no figure was written "
-              "(pip install 'keras-kernel-constraints[plot]').")
+        print(
+            "\nmatplotlib is not installed, so no figure was written "
+            "(pip install 'keras-kernel-constraints[plot]')."
+        )
         return None
     os.makedirs(out, exist_ok=True)
     panels = {"target (sharpen)": sharpen, **kernels}
@@ -298,8 +343,15 @@ def _plot(out, sharpen, kernels, taps):
         ax.imshow(np.clip(kernel, -5, 5), cmap="RdBu_r", vmin=-5, vmax=5)
         for (i, j), v in np.ndenumerate(kernel):
             shown = 0.0 if abs(v) < 5e-3 else v  # no "-0.00"
-            ax.text(j, i, f"{shown:.2f}", ha="center", va="center", fontsize=9,
-                    color="white" if abs(v) > 2.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{shown:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if abs(v) > 2.5 else "black",
+            )
         total = kernel.sum()
         note = " (training diverged)" if not np.isfinite(total) else ""
         ax.set_title(f"{title}\nsum = {total:.3f}{note}", fontsize=9)

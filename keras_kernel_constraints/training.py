@@ -15,8 +15,14 @@ import keras
 
 from keras_kernel_constraints import constraints, regularizers
 
-__all__ = ["ConstraintViolation", "ProjectedEMA", "Rule", "attach", "keep_ema_feasible",
-           "project_now"]
+__all__ = [
+    "ConstraintViolation",
+    "ProjectedEMA",
+    "Rule",
+    "attach",
+    "keep_ema_feasible",
+    "project_now",
+]
 
 
 def project_now(variables):
@@ -97,8 +103,10 @@ def keep_ema_feasible(optimizer):
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     if getattr(inner, "_kkc_ema_feasible", False):
         return inner
-    hooks = ("_update_model_variables_moving_average",
-             "_overwrite_model_variables_with_average_value")
+    hooks = (
+        "_update_model_variables_moving_average",
+        "_overwrite_model_variables_with_average_value",
+    )
     missing = [name for name in hooks if not hasattr(inner, name)]
     if missing:  # these are Keras internals (checked on Keras 3.15)
         raise RuntimeError(
@@ -185,8 +193,7 @@ class Rule:
     def __post_init__(self):
         if not isinstance(self.layers, (str, type)) and not callable(self.layers):
             raise ValueError(
-                "`layers` must be a layer name, a layer class or a predicate; "
-                f"got {self.layers!r}."
+                f"`layers` must be a layer name, a layer class or a predicate; got {self.layers!r}."
             )
         names = (self.weights,) if isinstance(self.weights, str) else tuple(self.weights)
         if not names or not all(isinstance(n, str) and n for n in names):

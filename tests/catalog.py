@@ -84,8 +84,12 @@ def catalog_model(seed=0):
     """
     keras.utils.set_random_seed(seed)
     layers = [
-        keras.layers.Dense(6, name=f"layer_{i}", kernel_constraint=constraint,
-                           kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)])
+        keras.layers.Dense(
+            6,
+            name=f"layer_{i}",
+            kernel_constraint=constraint,
+            kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)],
+        )
         for i, constraint in enumerate(CONSTRAINTS)
     ]
     return keras.Sequential([keras.Input((6,)), *layers])

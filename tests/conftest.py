@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def rng():
 
 # Hypothesis profiles: "ci" (default) keeps .ci/run fast; "slow" runs 1,000
 # examples per property test: HYPOTHESIS_PROFILE=slow pytest tests/test_properties.py
-import hypothesis  # noqa: E402
+import hypothesis
 
 hypothesis.settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True)
 hypothesis.settings.register_profile("slow", max_examples=1000, deadline=None)

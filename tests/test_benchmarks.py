@@ -22,8 +22,14 @@ def smoke(tmp_path_factory):
     """One ``python -m benchmarks --smoke`` run in a fresh process."""
     out = tmp_path_factory.mktemp("bench")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, json.loads((out / "benchmarks.json").read_text()), done.stdout
 
@@ -51,6 +57,7 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
     assert training[0]["contender"] == "unconstrained"
     # Every constraint of the package is in the training measure.
     from keras_kernel_constraints.constraints import ALL_CONSTRAINTS
+
     labels = " ".join(r["contender"] for r in training)
     assert all(cls.__name__ + "(" in labels for cls in ALL_CONSTRAINTS)
     for row in training + by_title["Memory-bound floor"]["rows"]:
@@ -67,11 +74,13 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
                 assert _positive(row) and row["ratio"]["min"] > 0
         if s["ratio"] is not None:
             assert s["ratio"]["min"] == pytest.approx(
-                ours["min"] / min(r["min"] for r in anchors if "skipped" not in r))
+                ours["min"] / min(r["min"] for r in anchors if "skipped" not in r)
+            )
 
     sweeps = by_title["Scaling"]["sweeps"]
     assert {(s["family"], s["sweep"]) for s in sweeps} == {
-        (f, w) for f in ("simplex", "monotone") for w in ("length", "groups")}
+        (f, w) for f in ("simplex", "monotone") for w in ("length", "groups")
+    }
     for sweep in sweeps:
         ours = sweep["curves"]["ours"]
         assert len(ours["min"]) == len(sweep["sizes"]) and all(t > 0 for t in ours["min"])
@@ -86,8 +95,13 @@ def test_smoke_writes_the_page_and_plots(smoke):
         assert f"## {measure['title']}" in page
     if importlib.util.find_spec("matplotlib"):
         images = sorted(p.name for p in (out / "img").glob("*.png"))
-        expected = ["training_overhead.png", "projection_throughput.png",
-                    "memory-bound_floor.png", "scaling_length.png", "scaling_groups.png"]
+        expected = [
+            "training_overhead.png",
+            "projection_throughput.png",
+            "memory-bound_floor.png",
+            "scaling_length.png",
+            "scaling_groups.png",
+        ]
         if importlib.util.find_spec("jax"):
             expected.append("projection_throughput_keras_on_jax.png")
         assert images == sorted(expected)
@@ -107,14 +121,20 @@ def test_anchors_are_checked_against_ours_before_timing():
 
     data = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
     with pytest.raises(AssertionError, match="disagrees with ours"):
-        compare(lambda x: x, [Anchor("wrong", "numpy", wrong)], data,
-                _timing.Placement("cpu"), repeats=1)
+        compare(
+            lambda x: x,
+            [Anchor("wrong", "numpy", wrong)],
+            data,
+            _timing.Placement("cpu"),
+            repeats=1,
+        )
 
 
 def test_gpu_request_without_a_gpu_fails_clearly():
     import tensorflow as tf
 
     from benchmarks import _timing
+
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is visible")
     with pytest.raises(SystemExit, match="sees no GPU"):
@@ -124,22 +144,39 @@ def test_gpu_request_without_a_gpu_fails_clearly():
 def test_exponent_is_the_log_log_slope_of_the_largest_sizes():
     sizes = [10, 100, 1_000, 10_000, 100_000]
     # A fixed cost dominates the small sizes; the fit must ignore them.
-    assert scaling.exponent(sizes, [1.0 + 0 * n for n in sizes[:2]] +
-                            [1e-6 * n for n in sizes[2:]]) == pytest.approx(1.0)
+    assert scaling.exponent(
+        sizes, [1.0 + 0 * n for n in sizes[:2]] + [1e-6 * n for n in sizes[2:]]
+    ) == pytest.approx(1.0)
     assert scaling.exponent(sizes, [3e-9 * n**2 for n in sizes]) == pytest.approx(2.0)
 
 
 def test_misses_name_only_the_figures_over_their_target():
-    results = {"measures": [
-        {"title": "Training overhead", "rows": [
-            {"contender": "NonNeg()", "ratio": {"min": 1.01, "median": 1.2}, "target": 1.03},
-            {"contender": "Simplex(1.0)", "ratio": {"min": 1.2, "median": 1.2}, "target": 1.1},
-            {"contender": "keras NonNeg()", "ratio": {"min": 9.0, "median": 9.0},
-             "target": None}]},
-    ]}
+    results = {
+        "measures": [
+            {
+                "title": "Training overhead",
+                "rows": [
+                    {
+                        "contender": "NonNeg()",
+                        "ratio": {"min": 1.01, "median": 1.2},
+                        "target": 1.03,
+                    },
+                    {
+                        "contender": "Simplex(1.0)",
+                        "ratio": {"min": 1.2, "median": 1.2},
+                        "target": 1.1,
+                    },
+                    {
+                        "contender": "keras NonNeg()",
+                        "ratio": {"min": 9.0, "median": 9.0},
+                        "target": None,
+                    },
+                ],
+            },
+        ]
+    }
     missed = report.misses(results)
-    assert [(title, item) for title, item, *_ in missed] == [("Training overhead",
-                                                              "Simplex(1.0)")]
+    assert [(title, item) for title, item, *_ in missed] == [("Training overhead", "Simplex(1.0)")]
     assert "bisection" in missed[0][-1]  # the explanation travels with the miss
 
 

@@ -35,22 +35,34 @@ CLASSES = [
     (lambda: L2Ball(2.0, -1), lambda: L2Ball(2.0, axis=-1)),
     (lambda: UnitSphere(2.0, -1), lambda: UnitSphere(2.0, axis=-1)),
     (lambda: NormBand(0.5, 2.0, -1), lambda: NormBand(0.5, 2.0, axis=-1)),
-    (lambda: Monotone(False, -1, 0.0, 1.0, 0.1),
-     lambda: Monotone(False, axis=-1, min_value=0.0, max_value=1.0, min_step=0.1)),
+    (
+        lambda: Monotone(False, -1, 0.0, 1.0, 0.1),
+        lambda: Monotone(False, axis=-1, min_value=0.0, max_value=1.0, min_step=0.1),
+    ),
     (lambda: NonNegPenalty(0.5, 2), lambda: NonNegPenalty(strength=0.5, power=2)),
-    (lambda: SumToPenalty(1.0, [0, 1], 0.1, 1),
-     lambda: SumToPenalty(1.0, axis=(0, 1), strength=0.1, power=1)),
+    (
+        lambda: SumToPenalty(1.0, [0, 1], 0.1, 1),
+        lambda: SumToPenalty(1.0, axis=(0, 1), strength=0.1, power=1),
+    ),
     (lambda: SimplexPenalty(1.0, -1, 0.1), lambda: SimplexPenalty(1.0, axis=-1, strength=0.1)),
     (lambda: L2BallPenalty(2.0, -1, 0.1), lambda: L2BallPenalty(2.0, axis=-1, strength=0.1)),
-    (lambda: NormBandPenalty(0.5, 1.0, -1, 0.1),
-     lambda: NormBandPenalty(0.5, 1.0, axis=-1, strength=0.1)),
-    (lambda: MonotonePenalty(False, -1, 0.5, 1, 0.2),
-     lambda: MonotonePenalty(False, axis=-1, strength=0.5, power=1, min_step=0.2)),
-    (lambda: FirstDifferencePenalty(-1, 0.1, 0.2),
-     lambda: FirstDifferencePenalty(axis=-1, l1=0.1, l2=0.2)),
+    (
+        lambda: NormBandPenalty(0.5, 1.0, -1, 0.1),
+        lambda: NormBandPenalty(0.5, 1.0, axis=-1, strength=0.1),
+    ),
+    (
+        lambda: MonotonePenalty(False, -1, 0.5, 1, 0.2),
+        lambda: MonotonePenalty(False, axis=-1, strength=0.5, power=1, min_step=0.2),
+    ),
+    (
+        lambda: FirstDifferencePenalty(-1, 0.1, 0.2),
+        lambda: FirstDifferencePenalty(axis=-1, l1=0.1, l2=0.2),
+    ),
     (lambda: SecondDifferencePenalty(-1, 0.1), lambda: SecondDifferencePenalty(axis=-1, l1=0.1)),
-    (lambda: DistancePenalty(SumTo(), 0.5, 1), lambda: DistancePenalty(SumTo(), strength=0.5,
-                                                                      power=1)),
+    (
+        lambda: DistancePenalty(SumTo(), 0.5, 1),
+        lambda: DistancePenalty(SumTo(), strength=0.5, power=1),
+    ),
 ]
 
 
@@ -63,21 +75,32 @@ def test_old_positional_forms_warn_and_build_the_same_object(old, new):
 
 W = np.arange(12.0).reshape(3, 4) - 5.0
 FUNCTIONS = [
-    (lambda: projections.project_sum_to(W, 2.0, 0), lambda: projections.project_sum_to(
-        W, 2.0, axis=0)),
-    (lambda: projections.project_simplex(W, 2.0, 0), lambda: projections.project_simplex(
-        W, 2.0, axis=0)),
-    (lambda: projections.project_capped_simplex(W, 1.0, 0.0, 0.5, -1),
-     lambda: projections.project_capped_simplex(W, 1.0, 0.0, 0.5, axis=-1)),
-    (lambda: projections.project_l2_ball(W, 1.0, 0), lambda: projections.project_l2_ball(
-        W, 1.0, axis=0)),
-    (lambda: projections.project_norm_band(W, 1.0, 2.0, 0),
-     lambda: projections.project_norm_band(W, 1.0, 2.0, axis=0)),
+    (
+        lambda: projections.project_sum_to(W, 2.0, 0),
+        lambda: projections.project_sum_to(W, 2.0, axis=0),
+    ),
+    (
+        lambda: projections.project_simplex(W, 2.0, 0),
+        lambda: projections.project_simplex(W, 2.0, axis=0),
+    ),
+    (
+        lambda: projections.project_capped_simplex(W, 1.0, 0.0, 0.5, -1),
+        lambda: projections.project_capped_simplex(W, 1.0, 0.0, 0.5, axis=-1),
+    ),
+    (
+        lambda: projections.project_l2_ball(W, 1.0, 0),
+        lambda: projections.project_l2_ball(W, 1.0, axis=0),
+    ),
+    (
+        lambda: projections.project_norm_band(W, 1.0, 2.0, 0),
+        lambda: projections.project_norm_band(W, 1.0, 2.0, axis=0),
+    ),
     # 0.1.0 took (w, axis, increasing, ...): an int second argument is an axis.
-    (lambda: projections.project_monotone(W, 1), lambda: projections.project_monotone(
-        W, axis=1)),
-    (lambda: projections.project_monotone(W, 1, False, -1.0),
-     lambda: projections.project_monotone(W, False, axis=1, min_value=-1.0)),
+    (lambda: projections.project_monotone(W, 1), lambda: projections.project_monotone(W, axis=1)),
+    (
+        lambda: projections.project_monotone(W, 1, False, -1.0),
+        lambda: projections.project_monotone(W, False, axis=1, min_value=-1.0),
+    ),
 ]
 
 
@@ -104,9 +127,14 @@ def test_too_many_or_doubled_arguments_raise_type_error():
         SumTo(1.0, 0, axis=1)
 
 
-@pytest.mark.parametrize("module, name", [(constraints, "GroupedConstraint"),
-                                          (regularizers, "GroupedPenalty"),
-                                          (regularizers, "DifferencePenalty")])
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        (constraints, "GroupedConstraint"),
+        (regularizers, "GroupedPenalty"),
+        (regularizers, "DifferencePenalty"),
+    ],
+)
 def test_retired_base_classes_warn(module, name):
     with pytest.warns(DeprecationWarning, match=f"{name} is deprecated"):
         assert isinstance(getattr(module, name), type)

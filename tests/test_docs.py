@@ -25,9 +25,10 @@ def public_objects():
                 yield module, name, obj
 
 
-@pytest.mark.parametrize("module, name, obj",
-                         [pytest.param(*o, id=f"{o[0].__name__.split('.')[-1]}.{o[1]}")
-                          for o in public_objects()])
+@pytest.mark.parametrize(
+    "module, name, obj",
+    [pytest.param(*o, id=f"{o[0].__name__.split('.')[-1]}.{o[1]}") for o in public_objects()],
+)
 def test_every_public_object_has_args_returns_math_and_an_example(module, name, obj):
     doc = inspect.getdoc(obj) or ""
     parameters = [p for p in inspect.signature(obj).parameters if p != "self"]
@@ -40,10 +41,8 @@ def test_every_public_object_has_args_returns_math_and_an_example(module, name, 
         missing.append("an Example with >>> (run as a doctest)")
     # Sets and penalties are written as math; adapters name their set;
     # helpers (get, training, registries) are not math.
-    if module in ADAPTERS and inspect.isclass(obj) and obj is not constraints.ProjectionConstraint:
-        if "sets." not in doc:
-            missing.append("the name of its set (``sets.X``)")
-    elif module in ADAPTERS and inspect.isfunction(obj) and name != "get":
+    adapter = module in ADAPTERS and name != "get" and obj is not constraints.ProjectionConstraint
+    if adapter:
         if "sets." not in doc:
             missing.append("the name of its set (``sets.X``)")
     elif module is sets and inspect.isclass(obj) and not issubclass(obj, sets.Set):
@@ -60,7 +59,7 @@ def test_every_docs_page_is_in_the_navigation():
 
     def pages(entries):
         for entry in entries:
-            for value in (entry.values() if isinstance(entry, dict) else [entry]):
+            for value in entry.values() if isinstance(entry, dict) else [entry]:
                 yield from pages(value) if isinstance(value, list) else [value]
 
     listed = set(pages(nav))
@@ -68,12 +67,18 @@ def test_every_docs_page_is_in_the_navigation():
     assert on_disk == listed
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
-                    reason="mkdocs is not installed (extra `docs`)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (extra `docs`)"
+)
 def test_site_builds_with_strict(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     api = (tmp_path / "site" / "api" / "constraints" / "index.html").read_text()
     assert "keras_kernel_constraints.constraints.SumTo" in api  # the reference is generated
@@ -92,8 +97,12 @@ def test_site_builds_with_strict(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
 def test_figures_script_draws_every_figure_the_pages_use(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "docs" / "figures.py"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "figures.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     drawn = {p.name for p in tmp_path.glob("*.png")}
     used = set()
@@ -102,5 +111,13 @@ def test_figures_script_draws_every_figure_the_pages_use(tmp_path):
     benchmark_plots = {name for name in used if name not in drawn}
     # Whatever the figures script does not draw comes from `python -m benchmarks`.
     assert all((ROOT / "docs" / "img" / name).exists() for name in benchmark_plots)
-    assert drawn <= used and {"groups_conv_kernels.png", "sum_to_vs_divide.png",
-                              "simplex_and_ball.png", "monotone_projection.png"} <= drawn
+    assert (
+        drawn <= used
+        and {
+            "groups_conv_kernels.png",
+            "sum_to_vs_divide.png",
+            "simplex_and_ball.png",
+            "monotone_projection.png",
+        }
+        <= drawn
+    )

@@ -9,8 +9,9 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
 def run_example(name, *args):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -33,8 +34,14 @@ def test_monotone_fir_example_learns_ordered_positive_taps(tmp_path):
 
 def test_nonneg_add_weight_example_contrasts_hard_and_soft(tmp_path):
     out = run_example("nonneg_add_weight.py", "--epochs", "25", "--out", str(tmp_path / "n.png"))
-    runs = dict(re.findall(r"^(hard NonNeg\(\)|soft NonNegPenalty\([\d.]+\)).*"
-                           r"min over all epochs: (\S+)", out, re.M))
+    runs = dict(
+        re.findall(
+            r"^(hard NonNeg\(\)|soft NonNegPenalty\([\d.]+\)).*"
+            r"min over all epochs: (\S+)",
+            out,
+            re.M,
+        )
+    )
     assert float(runs["hard NonNeg()"]) >= 0.0  # feasible after every epoch
     assert float(runs["soft NonNegPenalty(0.1)"]) < -0.3  # a weak penalty lets it go negative
     hard = re.search(r"hard NonNeg\(\)\s+final w = \[([^\]]+)\]", out).group(1)
@@ -50,6 +57,12 @@ def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
     for name in ("worst decrease", "most negative tap", "most negative weight"):
         assert float(re.search(rf"{name}: (\S+)", out).group(1)) == 0.0
     assert float(re.search(r"filter sum - 1\|: (\S+)", out).group(1)) <= 1e-5
-    assert float(re.search(r"serves the reloaded model's predictions: max difference (\S+)",
-                           out).group(1)) <= 1e-5
+    assert (
+        float(
+            re.search(r"serves the reloaded model's predictions: max difference (\S+)", out).group(
+                1
+            )
+        )
+        <= 1e-5
+    )
     assert (tmp_path / "s.png").exists()

@@ -100,7 +100,7 @@ def test_no_import_cycles_between_modules():
         state[node] = 1
         for nxt in graph[node]:
             if state.get(nxt) == 1:
-                cycles.append(trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt])
+                cycles.append(trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
@@ -113,8 +113,9 @@ def test_no_import_cycles_between_modules():
 
 def test_the_parser_finds_local_and_relative_imports():
     # Function-local and relative imports count, or the tests above prove nothing.
-    code = ("def f():\n    from keras_kernel_constraints import constraints\n"
-            "from ..regularizers import _base\nimport keras_kernel_constraints._core.layout\n")
+    code = (
+        "def f():\n    from keras_kernel_constraints import constraints\n"
+        "from ..regularizers import _base\nimport keras_kernel_constraints._core.layout\n"
+    )
     found = imports_in(code, f"{ROOT}.sets.affine", is_package=False)
-    assert found == {f"{ROOT}.constraints", f"{ROOT}.regularizers._base",
-                     f"{ROOT}._core.layout"}
+    assert found == {f"{ROOT}.constraints", f"{ROOT}.regularizers._base", f"{ROOT}._core.layout"}

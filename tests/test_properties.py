@@ -35,11 +35,13 @@ def real(low, high):
 def shape_and_axis(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5))
     rank = len(shape)
-    axis = draw(st.one_of(
-        st.none(),
-        st.integers(-rank, rank - 1),
-        st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True).map(tuple),
-    ))
+    axis = draw(
+        st.one_of(
+            st.none(),
+            st.integers(-rank, rank - 1),
+            st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True).map(tuple),
+        )
+    )
     return shape, axis
 
 

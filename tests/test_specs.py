@@ -97,5 +97,6 @@ def test_compiled_projection_matches_eager(spec, params, dtype, rng):
     w = tensor(rng.normal(size=(3, 3, 4, 8)), dtype)
     project = set_class(spec)(**params).project
     compiled = jit(lambda x: project(x))
-    np.testing.assert_allclose(as_f64(compiled(w)), as_f64(project(w)), rtol=0,
-                               atol=spec.xla_eps * EPS[dtype])
+    np.testing.assert_allclose(
+        as_f64(compiled(w)), as_f64(project(w)), rtol=0, atol=spec.xla_eps * EPS[dtype]
+    )

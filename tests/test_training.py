@@ -18,8 +18,8 @@ from keras_kernel_constraints.constraints import (
     SumTo,
     UnitSphere,
 )
-from tests.specs import allowed, max_violation, touches_boundary
 from tests.helpers import as_f64, sum_tolerance
+from tests.specs import allowed, max_violation, touches_boundary
 
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "float32")
 
@@ -33,8 +33,11 @@ class ConstrainedScale(keras.layers.Layer):
 
     def build(self, input_shape):
         self.w = self.add_weight(
-            shape=(input_shape[-1], self.units), initializer="glorot_uniform",
-            constraint=self.constraint, regularizer=self.regularizer, name="w",
+            shape=(input_shape[-1], self.units),
+            initializer="glorot_uniform",
+            constraint=self.constraint,
+            regularizer=self.regularizer,
+            name="w",
         )
 
     def call(self, x):
@@ -71,7 +74,8 @@ def conv2d_transpose(c, r):
 
 def depthwise(c, r):
     layer = keras.layers.DepthwiseConv2D(
-        3, depth_multiplier=2, depthwise_constraint=c, depthwise_regularizer=r)
+        3, depth_multiplier=2, depthwise_constraint=c, depthwise_regularizer=r
+    )
     return (8, 8, 2), layer, "kernel"
 
 
@@ -146,15 +150,16 @@ ROW_WISE = [Simplex(axis=-1), UnitSphere(axis=-1), L2Ball(0.5, axis=-1)]
 @pytest.mark.parametrize("constraint", ROW_WISE, ids=repr)
 def test_embedding_rows_stay_feasible_under_sparse_updates(constraint):
     keras.utils.set_random_seed(2)
-    embed = keras.layers.Embedding(50, 6, embeddings_constraint=constraint,
-                                   embeddings_regularizer=constraint.penalty(0.01))
-    model = keras.Sequential([keras.Input((4,), dtype="int32"), embed, keras.layers.Flatten(),
-                              keras.layers.Dense(1)])
+    embed = keras.layers.Embedding(
+        50, 6, embeddings_constraint=constraint, embeddings_regularizer=constraint.penalty(0.01)
+    )
+    model = keras.Sequential(
+        [keras.Input((4,), dtype="int32"), embed, keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     rng = np.random.default_rng(2)
     ids = rng.integers(0, 50, size=(128, 4)).astype("int32")
     model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
-    model.fit(ids, rng.normal(size=(128, 1)).astype("float32"), batch_size=16, epochs=2,
-              verbose=0)
+    model.fit(ids, rng.normal(size=(128, 1)).astype("float32"), batch_size=16, epochs=2, verbose=0)
     table = embed.embeddings.numpy()
     assert max_violation(constraint, table) <= allowed(constraint, table)
     assert penalty_total(model) <= 1e-6

@@ -14,8 +14,8 @@ from keras_kernel_constraints.training import (
     project_now,
 )
 from tests.catalog import assert_catalog_feasible, catalog_model
-from tests.specs import allowed, max_violation
 from tests.helpers import requires_tensorflow
+from tests.specs import allowed, max_violation
 
 BOX = Box(0.0, 0.1)
 
@@ -51,7 +51,8 @@ def test_projected_ema_keeps_the_average_of_projected_weights():
     model, layer = box_model(keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=0.9))
     seen = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: seen.append(layer.kernel.numpy().copy()))
+        on_train_batch_end=lambda batch, logs: seen.append(layer.kernel.numpy().copy())
+    )
     model.fit(*data(), batch_size=16, epochs=2, verbose=0, callbacks=[ProjectedEMA(), record])
     kernel = layer.kernel.numpy()
     assert kernel.min() >= 0.0 and kernel.max() <= np.float32(0.1)
@@ -69,7 +70,9 @@ def test_projected_ema_puts_non_convex_averages_back_on_the_sphere():
     norms_each_epoch = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: norms_each_epoch.append(
-            np.linalg.norm(layer.kernel.numpy(), axis=0)))
+            np.linalg.norm(layer.kernel.numpy(), axis=0)
+        )
+    )
     model.fit(*data(), batch_size=16, epochs=3, verbose=0, callbacks=[ProjectedEMA(), record])
     for norms in [*norms_each_epoch, np.linalg.norm(layer.kernel.numpy(), axis=0)]:
         np.testing.assert_allclose(norms, 1.0, rtol=1e-6)
@@ -105,7 +108,7 @@ def test_keep_ema_feasible_says_clearly_when_keras_internals_change():
 
 
 def test_projected_ema_is_a_no_op_without_ema():
-    model, layer = box_model(keras.optimizers.Adam(0.1))
+    model, _ = box_model(keras.optimizers.Adam(0.1))
     model.fit(*data(), batch_size=16, epochs=1, verbose=0, callbacks=[ProjectedEMA()])
     assert not getattr(model.optimizer, "_kkc_ema_feasible", False)
 
@@ -132,7 +135,7 @@ def test_stored_averages_stay_in_a_convex_set_only_with_the_fix(momentum, fixed)
     optimizer = keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=momentum)
     if fixed:
         keep_ema_feasible(optimizer)
-    model, layer = box_model(optimizer)
+    model, _ = box_model(optimizer)
     model.fit(*data(), batch_size=16, epochs=2, verbose=0)
     (average,) = [v.numpy() for v in optimizer._model_variables_moving_average]
     inside = average.min() >= 0.0 and average.max() <= np.float32(0.1)
@@ -233,12 +236,15 @@ def test_attach_sets_constraints_and_penalties_that_take_effect():
     model.fit(x, y, epochs=1, verbose=0)  # trace a step without constraints
     assert model.losses == []
 
-    changed = attach(model, [
-        Rule("head", ("kernel", "bias"), constraint=NonNeg(), regularizer="non_neg_penalty"),
-        Rule(keras.layers.Conv2D, "kernel", SumTo(1.0), regularizer=SumTo().penalty(1.0)),
-        {"layers": lambda layer: layer.name == "scale", "weights": "gain", "constraint": BOX},
-        Rule("depthwise", "kernel", constraint=L2Ball(0.5)),
-    ])
+    changed = attach(
+        model,
+        [
+            Rule("head", ("kernel", "bias"), constraint=NonNeg(), regularizer="non_neg_penalty"),
+            Rule(keras.layers.Conv2D, "kernel", SumTo(1.0), regularizer=SumTo().penalty(1.0)),
+            {"layers": lambda layer: layer.name == "scale", "weights": "gain", "constraint": BOX},
+            Rule("depthwise", "kernel", constraint=L2Ball(0.5)),
+        ],
+    )
     expected = ["head/kernel", "head/bias", "conv/kernel", "block/scale/gain", "depthwise/kernel"]
     assert len(changed) == len(expected)
     assert all(v.path.endswith(path) for v, path in zip(changed, expected, strict=True))
@@ -259,11 +265,14 @@ def test_attach_sets_constraints_and_penalties_that_take_effect():
 
 def test_attached_objects_are_saved_in_the_layer_config(tmp_path):
     model = built_model()
-    attach(model, Rule(keras.layers.Dense, "kernel", constraint=NonNeg(),
-                       regularizer=NonNeg().penalty(0.1)))
+    attach(
+        model,
+        Rule(keras.layers.Dense, "kernel", constraint=NonNeg(), regularizer=NonNeg().penalty(0.1)),
+    )
     model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras",
-                                     custom_objects={"Block": Block, "Scale": Scale})
+    loaded = keras.saving.load_model(
+        tmp_path / "m.keras", custom_objects={"Block": Block, "Scale": Scale}
+    )
     assert loaded.get_layer("head").kernel.constraint == NonNeg()
     assert loaded.get_layer("head").kernel.regularizer == NonNeg().penalty(0.1)
 
@@ -308,8 +317,12 @@ class WithUnusedWeight(keras.layers.Layer):
     """A weight that gets no gradient: Keras then skips its constraint."""
 
     def build(self, input_shape):
-        self.unused = self.add_weight(shape=(3,), initializer=keras.initializers.Constant(-1.0),
-                                      constraint=NonNeg(), name="unused")
+        self.unused = self.add_weight(
+            shape=(3,),
+            initializer=keras.initializers.Constant(-1.0),
+            constraint=NonNeg(),
+            name="unused",
+        )
 
     def call(self, x):
         return x
@@ -318,8 +331,9 @@ class WithUnusedWeight(keras.layers.Layer):
 @pytest.mark.filterwarnings("ignore:Gradients do not exist")
 def test_constraint_violation_is_zero_when_projections_apply_and_reports_gaps():
     model, layer = box_model(keras.optimizers.Adam(0.1))
-    history = model.fit(*data(), batch_size=16, epochs=2, verbose=0,
-                        callbacks=[ConstraintViolation()])
+    history = model.fit(
+        *data(), batch_size=16, epochs=2, verbose=0, callbacks=[ConstraintViolation()]
+    )
     assert history.history["violation/max"] == [0.0, 0.0]
     assert history.history[f"violation/{layer.kernel.path}"] == [0.0, 0.0]
 
@@ -327,8 +341,9 @@ def test_constraint_violation_is_zero_when_projections_apply_and_reports_gaps():
     gap = WithUnusedWeight()
     model = keras.Sequential([keras.Input((4,)), gap, keras.layers.Dense(3)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
-    history = model.fit(*data(), batch_size=16, epochs=1, verbose=0,
-                        callbacks=[ConstraintViolation()])
+    history = model.fit(
+        *data(), batch_size=16, epochs=1, verbose=0, callbacks=[ConstraintViolation()]
+    )
     np.testing.assert_allclose(history.history[f"violation/{gap.unused.path}"], [3**0.5])
     np.testing.assert_allclose(history.history["violation/max"], [3**0.5])
 
@@ -339,8 +354,7 @@ def test_constraint_violation_reaches_tensorboard(tmp_path):
 
     model, _ = box_model(keras.optimizers.Adam(0.1))
     board = keras.callbacks.TensorBoard(log_dir=str(tmp_path))
-    model.fit(*data(), batch_size=16, epochs=2, verbose=0,
-              callbacks=[ConstraintViolation(), board])
+    model.fit(*data(), batch_size=16, epochs=2, verbose=0, callbacks=[ConstraintViolation(), board])
     tags = set()
     for event_file in (tmp_path / "train").glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
@@ -351,12 +365,17 @@ def test_constraint_violation_reaches_tensorboard(tmp_path):
 def test_attach_reaches_embeddings():
     keras.utils.set_random_seed(3)
     embed = keras.layers.Embedding(20, 4, name="embed")
-    model = keras.Sequential([keras.Input((3,), dtype="int32"), embed, keras.layers.Flatten(),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((3,), dtype="int32"), embed, keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     attach(model, Rule(keras.layers.Embedding, "embeddings", constraint=UnitSphere(axis=-1)))
     assert embed.embeddings_constraint == UnitSphere(axis=-1)
     rng = np.random.default_rng(3)
     model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
-    model.fit(rng.integers(0, 20, size=(64, 3)).astype("int32"),
-              rng.normal(size=(64, 1)).astype("float32"), epochs=1, verbose=0)
+    model.fit(
+        rng.integers(0, 20, size=(64, 3)).astype("int32"),
+        rng.normal(size=(64, 1)).astype("float32"),
+        epochs=1,
+        verbose=0,
+    )
     np.testing.assert_allclose(np.linalg.norm(embed.embeddings.numpy(), axis=1), 1.0, rtol=1e-6)

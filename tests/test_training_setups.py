@@ -8,8 +8,8 @@ import pytest
 
 from keras_kernel_constraints.constraints import Box, NonNeg, Simplex
 from tests.catalog import assert_catalog_feasible, catalog_model
-from tests.specs import allowed, max_violation
 from tests.helpers import requires_tensorflow, run_python
+from tests.specs import allowed, max_violation
 
 pytestmark = requires_tensorflow
 
@@ -65,6 +65,7 @@ def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device
 def policy():
     def use(name):
         keras.mixed_precision.set_global_policy(name)
+
     yield use
     keras.mixed_precision.set_global_policy("float32")
 
@@ -82,7 +83,8 @@ def test_half_precision_policies_keep_every_constraint_feasible(policy, name):
         assert keras.backend.standardize_dtype(layer.kernel.dtype) == variable_dtype
     assert_catalog_feasible(
         {layer.name: np.asarray(layer.kernel.numpy(), np.float64) for layer in model.layers},
-        variable_dtype)
+        variable_dtype,
+    )
     for loss in model.losses:
         assert keras.backend.standardize_dtype(loss.dtype) == "float32"
         assert np.isfinite(float(loss))
@@ -231,9 +233,15 @@ def run_two_workers(mode, architecture, timeout=240):
         for index in range(2):
             config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
             env = dict(os.environ, TF_CONFIG=json.dumps(config), TF_CPP_MIN_LOG_LEVEL="3")
-            workers.append(subprocess.Popen(
-                [sys.executable, "-c", WORKER, mode, str(architecture)], env=env, text=True,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", WORKER, mode, str(architecture)],
+                    env=env,
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
         outputs = [worker.communicate(timeout=timeout) for worker in workers]
     finally:
         for worker in workers:

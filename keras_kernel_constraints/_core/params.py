@@ -100,7 +100,7 @@ def legacy_positional(
                         f"{owner} takes at most {len(order)} positional arguments in the "
                         f"0.1.0 form; got {len(tail)}."
                     )
-                moved = dict(zip(order, tail))
+                moved = dict(zip(order, tail, strict=False))
                 clash = sorted(set(moved) & set(kwargs))
                 if clash:
                     raise TypeError(f"{owner} got multiple values for {clash}.")

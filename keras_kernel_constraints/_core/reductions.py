@@ -93,8 +93,9 @@ def group_norm_parts(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
         # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf
         # entry, so a group holding one gets a NaN norm, not a zero one.
         poison = ops.sum(x * 0, axis=axes, keepdims=True)
-        norm = ops.where(fine, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak))
-                         + poison)
+        norm = ops.where(
+            fine, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
+        )
         return root, spread, norm
 
     plain = ops.all(fine)

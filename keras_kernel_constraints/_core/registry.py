@@ -29,8 +29,9 @@ def name_table(classes: Iterable[type]) -> dict[str, type]:
     return table
 
 
-def resolve(identifier: Any, table: dict[str, type], kind: str,
-            keras_get: Callable[[Any], Any]) -> Any:
+def resolve(
+    identifier: Any, table: dict[str, type], kind: str, keras_get: Callable[[Any], Any]
+) -> Any:
     """Resolve None, a name, a config dict, a class or an instance.
 
     Config dicts of classes outside ``table`` (Keras built-ins, users' own
@@ -46,8 +47,7 @@ def resolve(identifier: Any, table: dict[str, type], kind: str,
         obj = table.get(identifier)
         if obj is None:
             raise ValueError(
-                f"Unknown {kind} name {identifier!r}; known names: "
-                f"{', '.join(sorted(table))}."
+                f"Unknown {kind} name {identifier!r}; known names: {', '.join(sorted(table))}."
             )
     else:
         obj = identifier
@@ -65,6 +65,9 @@ def registered(name: str) -> Any:
     ``DistancePenalty`` takes constraint names without importing
     ``constraints``, which sits above it).
     """
-    camel = name if "_" not in name and name[:1].isupper() else "".join(
-        part[:1].upper() + part[1:] for part in name.split("_"))
+    camel = (
+        name
+        if "_" not in name and name[:1].isupper()
+        else "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    )
     return keras.saving.get_registered_object(f"{PACKAGE}>{camel}")

@@ -18,8 +18,7 @@ def finite_number(value, name: str) -> float:
     """Return ``value`` as a Python float, or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
-            f"`{name}` must be a finite real number; got {value!r} "
-            f"of type {type(value).__name__}."
+            f"`{name}` must be a finite real number; got {value!r} of type {type(value).__name__}."
         )
     value = float(value)
     if not math.isfinite(value):
@@ -31,9 +30,7 @@ def non_negative_number(value, name: str) -> float:
     """Return ``value`` as a finite float >= 0, or raise naming ``name``."""
     value = finite_number(value, name)
     if value < 0:
-        raise ValueError(
-            f"`{name}` must be a finite number >= 0; got {value}."
-        )
+        raise ValueError(f"`{name}` must be a finite number >= 0; got {value}.")
     return value
 
 
@@ -56,8 +53,7 @@ def ordered_bounds(min_value, max_value) -> tuple[float, float]:
     max_value = finite_number(max_value, "max_value")
     if min_value > max_value:
         raise ValueError(
-            "`min_value` must be <= `max_value`; got "
-            f"min_value={min_value}, max_value={max_value}."
+            f"`min_value` must be <= `max_value`; got min_value={min_value}, max_value={max_value}."
         )
     return min_value, max_value
 
@@ -68,8 +64,7 @@ def norm_bounds(min_norm, max_norm) -> tuple[float, float]:
     max_norm = positive_number(max_norm, "max_norm")
     if min_norm > max_norm:
         raise ValueError(
-            "`min_norm` must be <= `max_norm`; got "
-            f"min_norm={min_norm}, max_norm={max_norm}."
+            f"`min_norm` must be <= `max_norm`; got min_norm={min_norm}, max_norm={max_norm}."
         )
     return min_norm, max_norm
 
@@ -114,13 +109,9 @@ def sum_fits(n: int, value: float, min_value: float, max_value: float, owner: st
 def power(value, name: str = "power") -> int:
     """Return the penalty exponent as an int from ``ALLOWED_POWERS``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}."
-        )
+        raise ValueError(f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}.")
     if value not in ALLOWED_POWERS:
-        raise ValueError(
-            f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}."
-        )
+        raise ValueError(f"`{name}` must be one of {ALLOWED_POWERS}; got {value!r}.")
     return int(value)  # type: ignore[call-overload]
 
 
@@ -144,8 +135,7 @@ def axis_argument(axis, name: str = "axis"):
         bad = [a for a in axis if not _is_int(a)]
         if bad:
             raise ValueError(
-                f"`{name}` must contain only integers; got {axis!r} "
-                f"(non-integer entries: {bad!r})."
+                f"`{name}` must contain only integers; got {axis!r} (non-integer entries: {bad!r})."
             )
         axes = tuple(int(a) for a in axis)
         if len(set(axes)) != len(axes):

@@ -137,8 +137,14 @@ def project_simplex(w: Any, value: float = 1.0, *, axis: AxisLike = None) -> Any
 
 
 @legacy_positional(("value", "min_value", "max_value", "axis"))
-def project_capped_simplex(w: Any, value: float = 1.0, min_value: float = 0.0,
-                           max_value: float = 1.0, *, axis: AxisLike = None) -> Any:
+def project_capped_simplex(
+    w: Any,
+    value: float = 1.0,
+    min_value: float = 0.0,
+    max_value: float = 1.0,
+    *,
+    axis: AxisLike = None,
+) -> Any:
     """Project every group onto ``{min_value <= p_i <= max_value, sum(p) = value}``
     (``sets.CappedSimplex``).
 
@@ -163,7 +169,8 @@ def project_capped_simplex(w: Any, value: float = 1.0, min_value: float = 0.0,
         array([0.6, 0.4, 0. ])
     """
     return sets.CappedSimplex(value, min_value, max_value, axis=axis).project(
-        w, owner="project_capped_simplex")
+        w, owner="project_capped_simplex"
+    )
 
 
 @legacy_positional(("radius", "axis"))
@@ -233,8 +240,9 @@ def project_l2_sphere(w: Any, radius: float = 1.0, *, axis: AxisLike = None) -> 
 
 
 @legacy_positional(("min_norm", "max_norm", "axis"))
-def project_norm_band(w: Any, min_norm: float = 0.0, max_norm: float = 1.0, *,
-                      axis: AxisLike = None) -> Any:
+def project_norm_band(
+    w: Any, min_norm: float = 0.0, max_norm: float = 1.0, *, axis: AxisLike = None
+) -> Any:
     """Project every group onto ``{min_norm <= ||p||_2 <= max_norm}`` (``sets.NormBand``).
 
     Args:
@@ -275,11 +283,19 @@ def project_linf_ball(w: Any, radius: float = 1.0) -> Any:
 
 
 # 0.1.0 took (w, axis, increasing, ...): an int (not a bool) second is an axis.
-@legacy_positional(("axis", "increasing", "min_value", "max_value", "min_step"),
-                   when=lambda args: len(args) > 1 and is_plain_int(args[1]))
-def project_monotone(w: Any, increasing: bool = True, *, min_value: float | None = None,
-                     max_value: float | None = None, min_step: float = 0.0,
-                     axis: int = 0) -> Any:
+@legacy_positional(
+    ("axis", "increasing", "min_value", "max_value", "min_step"),
+    when=lambda args: len(args) > 1 and is_plain_int(args[1]),
+)
+def project_monotone(
+    w: Any,
+    increasing: bool = True,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    min_step: float = 0.0,
+    axis: int = 0,
+) -> Any:
     """Project every slice along ``axis`` onto the ordered sequences (``sets.Monotone``).
 
     Exact: the pool-adjacent-violators solution of every slice (batched),
@@ -310,8 +326,9 @@ def project_monotone(w: Any, increasing: bool = True, *, min_value: float | None
         >>> np.asarray(project_monotone(np.array([0.5, -1.0, 2.0]), min_value=0.0))
         array([0., 0., 2.])
     """
-    monotone = sets.Monotone(increasing, min_value=min_value, max_value=max_value,
-                             min_step=min_step, axis=axis)
+    monotone = sets.Monotone(
+        increasing, min_value=min_value, max_value=max_value, min_step=min_step, axis=axis
+    )
     return monotone.project(w, owner="project_monotone")
 
 

@@ -74,8 +74,10 @@ class Penalty(CheckedRegularizer):
         self.__post_init__()
 
     def __post_init__(self) -> None:
-        self._normalize(strength=validation.non_negative_number(self.strength, "strength"),
-                        power=validation.power(self.power))
+        self._normalize(
+            strength=validation.non_negative_number(self.strength, "strength"),
+            power=validation.power(self.power),
+        )
 
     def get_config(self) -> dict[str, Any]:
         if dataclasses.is_dataclass(self):
@@ -167,12 +169,16 @@ class DistancePenalty(Penalty):
         return ops.sum(_safe_sqrt(squared))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(),
-                "constraint": keras.saving.serialize_keras_object(self.constraint)}
+        return {
+            **super().get_config(),
+            "constraint": keras.saving.serialize_keras_object(self.constraint),
+        }
 
     def __repr__(self) -> str:
-        return (f"DistancePenalty({self.constraint!r}, strength={self.strength!r}, "
-                f"power={self.power!r})")
+        return (
+            f"DistancePenalty({self.constraint!r}, strength={self.strength!r}, "
+            f"power={self.power!r})"
+        )
 
 
 def _constraint(identifier: Any) -> Any:

@@ -98,9 +98,11 @@ class _DifferencePenalty(CheckedRegularizer):
     l2: float = 0.01
 
     def __post_init__(self) -> None:
-        self._normalize(axis=validation.ordered_axis(self.axis),
-                        l1=validation.non_negative_number(self.l1, "l1"),
-                        l2=validation.non_negative_number(self.l2, "l2"))
+        self._normalize(
+            axis=validation.ordered_axis(self.axis),
+            l1=validation.non_negative_number(self.l1, "l1"),
+            l2=validation.non_negative_number(self.l2, "l2"),
+        )
 
     def _loss(self, x: Any) -> Any:
         axis = resolve_layout(self, sets.Monotone(axis=self.axis), x).axes[0]

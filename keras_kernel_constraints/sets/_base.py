@@ -60,8 +60,9 @@ class Set(Parameters, abc.ABC):
     def layout(self) -> Layout:
         """Which entries of a weight the set constrains together."""
 
-    def resolve(self, shape: tuple[int, ...], dtype: str, owner: str | None = None
-                ) -> ResolvedLayout:
+    def resolve(
+        self, shape: tuple[int, ...], dtype: str, owner: str | None = None
+    ) -> ResolvedLayout:
         """The layout resolved against a weight: raises ``ValueError`` naming
         ``owner`` (default: the class name) if the weight does not fit."""
         owner = owner or type(self).__name__

@@ -101,8 +101,9 @@ def _junction_value(left, right, h):
     def take(values, index):
         """values[s, index[s, ...]] for every segment s, as one flat gather."""
         width = values.shape[-1]
-        base = ops.reshape(ops.arange(segments, dtype="int32") * width,
-                           (segments,) + (1,) * (len(index.shape) - 1))
+        base = ops.reshape(
+            ops.arange(segments, dtype="int32") * width, (segments,) + (1,) * (len(index.shape) - 1)
+        )
         return ops.take(ops.reshape(values, (-1,)), index + base, axis=0)
 
     def best_mean(p):

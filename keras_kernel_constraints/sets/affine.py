@@ -130,16 +130,22 @@ class SumTo(Set):
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        self._normalize(value=validation.finite_number(self.value, "value"),
-                        axis=validation.axis_argument(self.axis))
+        self._normalize(
+            value=validation.finite_number(self.value, "value"),
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def layout(self) -> Layout:
         return Groups(self.axis)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
-        return shift_to_sum(x, layout, ops.convert_to_tensor(self.value, dtype=layout.compute_dtype),
-                            single=layout.bound(self.value))
+        return shift_to_sum(
+            x,
+            layout,
+            ops.convert_to_tensor(self.value, dtype=layout.compute_dtype),
+            single=layout.bound(self.value),
+        )
 
 
 def shift_to_sum(x: Any, layout: Resolved, target: Any, single: Any | None = None) -> Any:

@@ -95,8 +95,10 @@ class L2Ball(_Radial):
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        self._normalize(radius=validation.positive_number(self.radius, "radius"),
-                        axis=validation.axis_argument(self.axis))
+        self._normalize(
+            radius=validation.positive_number(self.radius, "radius"),
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def _band(self) -> tuple[float, float]:
@@ -132,8 +134,10 @@ class Sphere(_Radial):
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        self._normalize(radius=validation.positive_number(self.radius, "radius"),
-                        axis=validation.axis_argument(self.axis))
+        self._normalize(
+            radius=validation.positive_number(self.radius, "radius"),
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def convex(self) -> bool:

@@ -69,8 +69,10 @@ class Simplex(Set):
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        self._normalize(value=validation.positive_number(self.value, "value"),
-                        axis=validation.axis_argument(self.axis))
+        self._normalize(
+            value=validation.positive_number(self.value, "value"),
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def layout(self) -> Layout:
@@ -120,8 +122,12 @@ class CappedSimplex(Set):
 
     def __post_init__(self) -> None:
         lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
-        self._normalize(value=validation.finite_number(self.value, "value"), min_value=lo,
-                        max_value=hi, axis=validation.axis_argument(self.axis))
+        self._normalize(
+            value=validation.finite_number(self.value, "value"),
+            min_value=lo,
+            max_value=hi,
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def layout(self) -> Layout:
@@ -133,11 +139,17 @@ class CappedSimplex(Set):
     def _project(self, x: Any, layout: Resolved) -> Any:
         rows, restore = layout.to_rows(x)
         lo, hi, total = self.min_value, self.max_value, self.value
-        lo_t, hi_t = ops.convert_to_tensor(lo, dtype=x.dtype), ops.convert_to_tensor(hi, dtype=x.dtype)
+        lo_t, hi_t = (
+            ops.convert_to_tensor(lo, dtype=x.dtype),
+            ops.convert_to_tensor(hi, dtype=x.dtype),
+        )
         # The clipped sum is n*hi at tau = min(w) - hi and n*lo at tau = max(w) - lo.
         left, right = _bisect(
-            lambda t: ops.sum(ops.clip(rows - t, lo_t, hi_t), axis=-1, keepdims=True), total,
-            ops.min(rows, axis=-1, keepdims=True) - hi, ops.max(rows, axis=-1, keepdims=True) - lo)
+            lambda t: ops.sum(ops.clip(rows - t, lo_t, hi_t), axis=-1, keepdims=True),
+            total,
+            ops.min(rows, axis=-1, keepdims=True) - hi,
+            ops.max(rows, axis=-1, keepdims=True) - lo,
+        )
         # tau lies in [left, right] (up to the rounding of its ends): entries
         # beyond a bound for every tau there are fixed; the rest are free.
         at_lo = rows - left < lo
@@ -180,8 +192,10 @@ class L1Ball(Set):
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        self._normalize(radius=validation.positive_number(self.radius, "radius"),
-                        axis=validation.axis_argument(self.axis))
+        self._normalize(
+            radius=validation.positive_number(self.radius, "radius"),
+            axis=validation.axis_argument(self.axis),
+        )
 
     @property
     def layout(self) -> Layout:
@@ -198,8 +212,9 @@ class L1Ball(Set):
 def _simplex_rows(rows: Any, value: float) -> Any:
     """Projection of every row of ``rows`` onto the simplex of sum ``value`` (> 0)."""
     top = ops.max(rows, axis=-1, keepdims=True)
-    left, _ = _bisect(lambda t: ops.sum(ops.relu(rows - t), axis=-1, keepdims=True),
-                      value, top - value, top)
+    left, _ = _bisect(
+        lambda t: ops.sum(ops.relu(rows - t), axis=-1, keepdims=True), value, top - value, top
+    )
     # The support: entries above every threshold in the bracket, and the
     # maximum always (the bracket collapses onto it when value < spacing).
     support = ops.logical_or(rows > left, rows >= top)
@@ -208,8 +223,9 @@ def _simplex_rows(rows: Any, value: float) -> Any:
     return ops.where(support, ops.relu(_share(rows, support, value)), ops.zeros_like(rows))
 
 
-def _solve_free(rows: Any, at_lo: Any, at_hi: Any, lo: float, hi: float, total: float
-                ) -> tuple[Any, Any]:
+def _solve_free(
+    rows: Any, at_lo: Any, at_hi: Any, lo: float, hi: float, total: float
+) -> tuple[Any, Any]:
     """The free entries (at neither bound) and their values when the rest sit at the bounds."""
     free = ops.logical_not(ops.logical_or(at_lo, at_hi))
     fixed = lo * _count(at_lo, rows.dtype) + hi * _count(at_hi, rows.dtype)
@@ -238,8 +254,7 @@ def _count(mask: Any, dtype: str) -> Any:
     return ops.sum(ops.cast(mask, dtype), axis=-1, keepdims=True)
 
 
-def _bisect(total_at: Callable[[Any], Any], total: float, left: Any, right: Any
-            ) -> tuple[Any, Any]:
+def _bisect(total_at: Callable[[Any], Any], total: float, left: Any, right: Any) -> tuple[Any, Any]:
     """``[left, right]`` halved until it brackets the root of the non-increasing
     ``total_at(tau) = total`` to the dtype's resolution.
 

@@ -45,12 +45,24 @@ def main(folder):
     objects = []
     for obj in CONSTRAINTS:
         out = keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(probe)))
-        objects.append({"kind": "constraint", "serialized": keras.saving.serialize_keras_object(obj),
-                        "repr": repr(obj), "output": np.asarray(out, np.float64).tolist()})
+        objects.append(
+            {
+                "kind": "constraint",
+                "serialized": keras.saving.serialize_keras_object(obj),
+                "repr": repr(obj),
+                "output": np.asarray(out, np.float64).tolist(),
+            }
+        )
     for obj in REGULARIZERS:
         out = keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(probe)))
-        objects.append({"kind": "regularizer", "serialized": keras.saving.serialize_keras_object(obj),
-                        "repr": repr(obj), "output": float(out)})
+        objects.append(
+            {
+                "kind": "regularizer",
+                "serialized": keras.saving.serialize_keras_object(obj),
+                "repr": repr(obj),
+                "output": float(out),
+            }
+        )
     document = {"keras": keras.__version__, "probe": probe.tolist(), "objects": objects}
     (folder / "objects.json").write_text(json.dumps(document, indent=1) + "\n")
 

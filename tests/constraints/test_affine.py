@@ -23,8 +23,12 @@ def test_lookup_by_name_alias_class_and_instance():
 
 def test_companion_penalties():
     assert NonNeg().penalty(0.5) == regularizers.NonNegPenalty(strength=0.5, power=1)
-    assert Box(-1, 1).penalty(2.0, power=2) == regularizers.BoxPenalty(-1.0, 1.0, strength=2.0, power=2)
-    assert SumTo(1.0, axis=(0, 1)).penalty(0.1) == regularizers.SumToPenalty(1.0, axis=[0, 1], strength=0.1, power=2)
+    assert Box(-1, 1).penalty(2.0, power=2) == regularizers.BoxPenalty(
+        -1.0, 1.0, strength=2.0, power=2
+    )
+    assert SumTo(1.0, axis=(0, 1)).penalty(0.1) == regularizers.SumToPenalty(
+        1.0, axis=[0, 1], strength=0.1, power=2
+    )
 
 
 def test_repr_reads_like_the_constructor():

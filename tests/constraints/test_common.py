@@ -14,8 +14,10 @@ from tests.specs import spec_of
 def test_every_set_has_exactly_one_constraint():
     from keras_kernel_constraints import sets
 
-    adapted = [next(k for k in cls.__mro__[1:] if k in sets.ALL_SETS)
-               for cls in constraints.ALL_CONSTRAINTS]
+    adapted = [
+        next(k for k in cls.__mro__[1:] if k in sets.ALL_SETS)
+        for cls in constraints.ALL_CONSTRAINTS
+    ]
     assert sorted(k.__name__ for k in adapted) == sorted(k.__name__ for k in sets.ALL_SETS)
 
 
@@ -50,8 +52,9 @@ def test_calling_the_constraint_on_a_variable_projects_it(constraint, dtype, rng
     assert not np.any(np.isnan(got))
     reference = spec.reference(params, to_numpy(w).astype(np.float64))
     scale = max(1.0, float(np.abs(reference).max()))
-    np.testing.assert_allclose(got, reference, rtol=0,
-                               atol=4 * spec.allowance(params, reference, dtype, scale))
+    np.testing.assert_allclose(
+        got, reference, rtol=0, atol=4 * spec.allowance(params, reference, dtype, scale)
+    )
 
 
 @pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)

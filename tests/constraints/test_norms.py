@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 
 from keras_kernel_constraints import regularizers
 from keras_kernel_constraints.constraints import L2Ball, LinfBall, NormBand, UnitSphere
@@ -10,8 +9,12 @@ from tests.helpers import to_numpy
 
 
 def test_companions():
-    assert L2Ball(2.0).penalty(0.1) == regularizers.L2BallPenalty(2.0, axis=None, strength=0.1, power=2)
-    assert UnitSphere(1.0, axis=-1).penalty(0.1) == regularizers.NormBandPenalty(1.0, 1.0, axis=-1, strength=0.1)
+    assert L2Ball(2.0).penalty(0.1) == regularizers.L2BallPenalty(
+        2.0, axis=None, strength=0.1, power=2
+    )
+    assert UnitSphere(1.0, axis=-1).penalty(0.1) == regularizers.NormBandPenalty(
+        1.0, 1.0, axis=-1, strength=0.1
+    )
     band = regularizers.NormBandPenalty(0.5, 2.0, axis=None, strength=0.3, power=1)
     assert NormBand(0.5, 2.0).penalty(0.3, 1) == band
     assert LinfBall(0.5).penalty(0.1) == regularizers.BoxPenalty(-0.5, 0.5, strength=0.1, power=1)

@@ -31,10 +31,16 @@ def test_capped_simplex_failure_surfaces_from_fit():
 
 
 def test_companions():
-    assert Simplex(2.0, axis=-1).penalty(0.1) == regularizers.SimplexPenalty(2.0, axis=-1, strength=0.1, power=2)
-    assert L1Ball(1.0).penalty(0.1) == regularizers.DistancePenalty(L1Ball(1.0), strength=0.1, power=2)
+    assert Simplex(2.0, axis=-1).penalty(0.1) == regularizers.SimplexPenalty(
+        2.0, axis=-1, strength=0.1, power=2
+    )
+    assert L1Ball(1.0).penalty(0.1) == regularizers.DistancePenalty(
+        L1Ball(1.0), strength=0.1, power=2
+    )
     capped = CappedSimplex(1.0, 0.0, 0.5)
-    assert capped.penalty(0.2, power=1) == regularizers.DistancePenalty(capped, strength=0.2, power=1)
+    assert capped.penalty(0.2, power=1) == regularizers.DistancePenalty(
+        capped, strength=0.2, power=1
+    )
 
 
 def test_simplex_on_an_embedding_is_row_wise():

@@ -224,8 +224,13 @@ def test_sum_to_finite_extremes_give_no_nan(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
 @pytest.mark.parametrize(
     "shape, axis",
-    [((6, 3), None), ((3, 6), -1), ((3, 3, 2, 4), None), ((4, 3, 3, 2), (1, 2, 3)),
-     ((3, 4, 2), (0, 2))],  # leading, trailing and split group axes
+    [
+        ((6, 3), None),
+        ((3, 6), -1),
+        ((3, 3, 2, 4), None),
+        ((4, 3, 3, 2), (1, 2, 3)),
+        ((3, 4, 2), (0, 2)),
+    ],  # leading, trailing and split group axes
 )
 def test_sum_to_extremes_in_every_group_layout_stay_finite_under_xla(dtype, shape, axis):
     big = float(np.finfo(np_dtype(dtype)).max) * 0.9
@@ -235,8 +240,11 @@ def test_sum_to_extremes_in_every_group_layout_stay_finite_under_xla(dtype, shap
     out = as_f64(jit(lambda x: project_sum_to(x, 1.0, axis=axis))(tensor(w, dtype)))
     assert np.all(np.isfinite(out))
     w32 = as_f64(tensor(w, dtype))
-    axes = (0, 1, 2) if axis is None and len(shape) == 4 else (
-        (0,) if axis is None else ((len(shape) - 1,) if axis == -1 else axis))
+    axes = (
+        (0, 1, 2)
+        if axis is None and len(shape) == 4
+        else ((0,) if axis is None else ((len(shape) - 1,) if axis == -1 else axis))
+    )
     # The projection is linear in (w, value): the float64 reference works on
     # w / big, where its own sums cannot overflow. Entries of size big carry
     # rounding of a few eps * big.
@@ -265,9 +273,7 @@ def weights_and_axes(draw):
             st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True).map(tuple),
         )
     )
-    w = draw(
-        hnp.arrays(np.float64, shape, elements=st.floats(-1e3, 1e3, allow_nan=False))
-    )
+    w = draw(hnp.arrays(np.float64, shape, elements=st.floats(-1e3, 1e3, allow_nan=False)))
     return w, axes
 
 
@@ -287,5 +293,6 @@ def test_sum_to_properties_on_random_shapes(case, value):
     ref = reference_sum_to(w, value, axes)
     scale = max(1.0, float(np.max(np.abs(w))), abs(value))
     np.testing.assert_allclose(out, ref, rtol=0, atol=64 * EPS["float64"] * scale)
-    np.testing.assert_allclose(as_f64(project_sum_to(out, value, axis=axis)), out, rtol=0,
-                               atol=64 * EPS["float64"] * scale)
+    np.testing.assert_allclose(
+        as_f64(project_sum_to(out, value, axis=axis)), out, rtol=0, atol=64 * EPS["float64"] * scale
+    )

@@ -175,21 +175,44 @@ def qp_reference(y, increasing, lo, hi, step):
     """SLSQP on the set's definition: steps and bounds as linear inequalities."""
     n = len(y)
     sign = 1.0 if increasing else -1.0
-    cons = [{"type": "ineq", "fun": lambda p: sign * np.diff(p) - step,
-             "jac": lambda p: sign * (np.eye(n)[1:] - np.eye(n)[:-1])}]
+    cons = [
+        {
+            "type": "ineq",
+            "fun": lambda p: sign * np.diff(p) - step,
+            "jac": lambda p: sign * (np.eye(n)[1:] - np.eye(n)[:-1]),
+        }
+    ]
     bounds = [(lo, hi)] * n
-    start = np.clip(np.sort(y)[:: 1 if increasing else -1], lo if lo is not None else -np.inf,
-                    hi if hi is not None else np.inf)
-    res = optimize.minimize(lambda p: 0.5 * np.sum((p - y) ** 2), start, jac=lambda p: p - y,
-                            constraints=cons, bounds=bounds, method="SLSQP",
-                            options={"ftol": 1e-12, "maxiter": 500})
+    start = np.clip(
+        np.sort(y)[:: 1 if increasing else -1],
+        lo if lo is not None else -np.inf,
+        hi if hi is not None else np.inf,
+    )
+    res = optimize.minimize(
+        lambda p: 0.5 * np.sum((p - y) ** 2),
+        start,
+        jac=lambda p: p - y,
+        constraints=cons,
+        bounds=bounds,
+        method="SLSQP",
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
     return res.x
 
 
 @pytest.mark.parametrize("increasing", [True, False])
 @pytest.mark.parametrize(
-    "lo, hi, step", [(0.0, None, 0.0), (None, 0.5, 0.0), (-0.3, 0.4, 0.0), (None, None, 0.2),
-                     (0.0, None, 0.1), (-1.0, 1.0, 0.25), (0.0, 0.8, 0.1), (0.0, 0.3, 0.1)],
+    "lo, hi, step",
+    [
+        (0.0, None, 0.0),
+        (None, 0.5, 0.0),
+        (-0.3, 0.4, 0.0),
+        (None, None, 0.2),
+        (0.0, None, 0.1),
+        (-1.0, 1.0, 0.25),
+        (0.0, 0.8, 0.1),
+        (0.0, 0.3, 0.1),
+    ],
 )
 def test_bounds_and_steps_match_a_qp_solver(increasing, lo, hi, step, rng):
     # SLSQP is only approximately optimal; ours must be feasible, at least as
@@ -199,8 +222,16 @@ def test_bounds_and_steps_match_a_qp_solver(increasing, lo, hi, step, rng):
     low, high = -np.inf if lo is None else lo, np.inf if hi is None else hi
     for n in (1, 2, 4, 8) if (hi or 1) - (lo or 0) >= 0.7 else (1, 2, 4):
         for y in rng.normal(size=(6, n)) * 1.5:
-            out = as_f64(project(tensor(y, "float64"), increasing, axis=0, min_value=lo, max_value=hi,
-                                   min_step=step))
+            out = as_f64(
+                project(
+                    tensor(y, "float64"),
+                    increasing,
+                    axis=0,
+                    min_value=lo,
+                    max_value=hi,
+                    min_step=step,
+                )
+            )
             ref = qp_reference(y, increasing, lo, hi, step)
             assert np.all(sign * np.diff(out) >= step - 1e-12)
             assert np.all(np.isfinite(out))
@@ -216,8 +247,9 @@ def test_bounds_and_steps_hold_in_every_dtype(dtype, rng):
     eps = EPS[dtype] * 4
     assert out.min() >= -1.0 and out.max() <= 2.0
     assert np.diff(out, axis=-1).min() >= 0.05 - eps * 2
-    again = as_f64(project(tensor(out, dtype), True, axis=-1, min_value=-1.0, max_value=2.0,
-                                 min_step=0.05))
+    again = as_f64(
+        project(tensor(out, dtype), True, axis=-1, min_value=-1.0, max_value=2.0, min_step=0.05)
+    )
     np.testing.assert_allclose(again, out, atol=eps * 4)
 
 
@@ -268,9 +300,9 @@ def test_compiles_with_xla(shape, axis, rng):
 def largest_intermediate(n):
     import tensorflow as tf
 
-    graph = tf.function(project_monotone).get_concrete_function(
-        tf.TensorSpec((n,), tf.float32)
-    ).graph
+    graph = (
+        tf.function(project_monotone).get_concrete_function(tf.TensorSpec((n,), tf.float32)).graph
+    )
     return max(out.shape.num_elements() or 0 for op in graph.get_operations() for out in op.outputs)
 
 

@@ -68,8 +68,11 @@ def test_groups_inside_are_unchanged_and_outside_land_on_the_boundary(rng):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_radial_projections_are_idempotent(dtype, rng):
     w = tensor(3 * rng.normal(size=(7, 5)), dtype)
-    for fn, args in ((project_l2_ball, (1.0,)), (project_l2_sphere, (2.0,)),
-                     (project_norm_band, (0.5, 1.0))):
+    for fn, args in (
+        (project_l2_ball, (1.0,)),
+        (project_l2_sphere, (2.0,)),
+        (project_norm_band, (0.5, 1.0)),
+    ):
         once = fn(w, *args)  # lands within 2 eps of the band, so is left alone
         np.testing.assert_array_equal(as_f64(fn(once, *args)), as_f64(once))
 
@@ -122,5 +125,3 @@ def test_linf_ball_is_exact(dtype, rng):
     out = project_linf_ball(w, 1.5)
     np.testing.assert_array_equal(as_f64(out), np.clip(as_f64(w), -1.5, 1.5))
     np.testing.assert_array_equal(to_numpy(project_linf_ball(out, 1.5)), to_numpy(out))
-
-

@@ -18,7 +18,6 @@ from keras_kernel_constraints.projections import (
 from tests.helpers import EPS, FLOAT_DTYPES, as_f64, tensor, to_numpy
 from tests.specs.simplex import capped_rows, l1_rows, simplex_rows
 
-
 reference_simplex = simplex_rows
 reference_capped = capped_rows
 reference_l1_ball = l1_rows
@@ -37,8 +36,13 @@ def rows_of(p, axes):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize(
     "shape, axis, axes",
-    [((3, 3, 2, 4), None, (0, 1, 2)), ((3, 3, 2, 4), (0, 1), (0, 1)), ((7, 5), -1, (1,)),
-     ((9,), None, (0,)), ((2, 3, 4), (0, 2), (0, 2))],
+    [
+        ((3, 3, 2, 4), None, (0, 1, 2)),
+        ((3, 3, 2, 4), (0, 1), (0, 1)),
+        ((7, 5), -1, (1,)),
+        ((9,), None, (0,)),
+        ((2, 3, 4), (0, 2), (0, 2)),
+    ],
 )
 def test_simplex_matches_reference(dtype, shape, axis, axes, rng):
     w = tensor(rng.normal(size=shape), dtype)
@@ -57,7 +61,7 @@ def test_simplex_has_one_threshold_per_group(rng):
     p = as_f64(project_simplex(w, 2.0, axis=0))  # groups are the 6 columns
     for g in range(6):
         support = p[:, g] > 0
-        tau = (w[support, g] - p[support, g])
+        tau = w[support, g] - p[support, g]
         np.testing.assert_allclose(tau, tau[0], atol=1e-12)  # p = w - tau on the support
         assert np.all(w[~support, g] <= tau[0] + 1e-12)  # and w <= tau off it
         assert abs(p[:, g].sum() - 2.0) <= 1e-12
@@ -89,8 +93,9 @@ def test_simplex_is_non_expansive(rng):
 def test_simplex_ties_single_entries_and_zero_groups():
     ties = np.array([1.0, 1.0, 1.0, 0.2])
     np.testing.assert_allclose(as_f64(project_simplex(ties)), [1 / 3, 1 / 3, 1 / 3, 0.0])
-    np.testing.assert_array_equal(as_f64(project_simplex(np.array([[-5.0, 7.0]]), 2.0, axis=0)),
-                                  [[2.0, 2.0]])
+    np.testing.assert_array_equal(
+        as_f64(project_simplex(np.array([[-5.0, 7.0]]), 2.0, axis=0)), [[2.0, 2.0]]
+    )
     np.testing.assert_allclose(as_f64(project_simplex(np.zeros((4, 3)))), np.full((4, 3), 0.25))
     assert to_numpy(project_simplex(np.zeros((0, 3)))).shape == (0, 3)
 
@@ -117,8 +122,11 @@ def test_simplex_finite_extremes_give_no_nan():
         (lambda w: project_simplex(w), np.array([1e9, 0.0], "float32"), [1.0, 0.0]),
         (lambda w: project_simplex(w), np.array([1e17, 0.0], "float64"), [1.0, 0.0]),
         (lambda w: project_l1_ball(w, 1.0), np.array([1e8, 0.0], "float32"), [1.0, 0.0]),
-        (lambda w: project_capped_simplex(w, 1.0, 0.0, 1.0), np.array([1e9] * 3, "float32"),
-         [1 / 3] * 3),
+        (
+            lambda w: project_capped_simplex(w, 1.0, 0.0, 1.0),
+            np.array([1e9] * 3, "float32"),
+            [1 / 3] * 3,
+        ),
         (lambda w: project_simplex(w), np.array([-1e9, -1e9 - 64, 5.0], "float32"), [0, 0, 1]),
     ],
 )
@@ -216,12 +224,16 @@ def test_capped_simplex_kkt_conditions(rng):
 def test_capped_simplex_fixed_point_idempotence_and_degenerate_boxes(rng):
     w = rng.normal(size=(8, 3))
     once = as_f64(project_capped_simplex(w, 2.0, 0.0, 0.5))
-    np.testing.assert_allclose(as_f64(project_capped_simplex(once, 2.0, 0.0, 0.5)), once,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        as_f64(project_capped_simplex(once, 2.0, 0.0, 0.5)), once, atol=1e-15
+    )
     tight = as_f64(project_capped_simplex(w, 4.0, 0.0, 0.5))  # n * hi == value
     np.testing.assert_array_equal(tight, 0.5)
-    np.testing.assert_allclose(as_f64(project_capped_simplex(w, 1.0, 0.0, 1.0)),
-                               as_f64(project_simplex(w, 1.0)), atol=1e-14)
+    np.testing.assert_allclose(
+        as_f64(project_capped_simplex(w, 1.0, 0.0, 1.0)),
+        as_f64(project_simplex(w, 1.0)),
+        atol=1e-14,
+    )
 
 
 def test_capped_simplex_is_non_expansive(rng):
@@ -246,5 +258,3 @@ def test_capped_simplex_rejects_an_empty_set():
         project_capped_simplex(np.zeros((4, 2)), 1.0, 0.0, 0.2)
     with pytest.raises(ValueError, match="n \\* min_value <= value"):
         project_capped_simplex(np.zeros((4,)), 1.0, 0.5, 2.0)
-
-

@@ -62,20 +62,27 @@ def test_distance_penalty_of_elementwise_sets_equals_the_closed_forms(rng):
     for power in (1, 2):
         np.testing.assert_allclose(
             to_numpy(DistancePenalty(NonNeg(), strength=0.7, power=power)(w)),
-            to_numpy(NonNegPenalty(strength=0.7, power=power)(w)), rtol=1e-6)
+            to_numpy(NonNegPenalty(strength=0.7, power=power)(w)),
+            rtol=1e-6,
+        )
         np.testing.assert_allclose(
             to_numpy(DistancePenalty(Box(-0.2, 0.3), strength=0.7, power=power)(w)),
-            to_numpy(BoxPenalty(-0.2, 0.3, strength=0.7, power=power)(w)), rtol=1e-6)
+            to_numpy(BoxPenalty(-0.2, 0.3, strength=0.7, power=power)(w)),
+            rtol=1e-6,
+        )
 
 
 def test_distance_penalty_for_sum_to_is_the_hyperplane_distance(rng):
     w = rng.normal(size=(3, 3, 2, 4))
     residual = w.sum(axis=(0, 1, 2)) - 1.0  # 4 groups of n = 18
     np.testing.assert_allclose(
-        float(to_numpy(DistancePenalty(SumTo(1.0), strength=1.0, power=2)(w))), np.sum(residual**2 / 18))
+        float(to_numpy(DistancePenalty(SumTo(1.0), strength=1.0, power=2)(w))),
+        np.sum(residual**2 / 18),
+    )
     np.testing.assert_allclose(
         float(to_numpy(DistancePenalty(SumTo(1.0), strength=1.0, power=1)(w))),
-        np.sum(np.abs(residual) / np.sqrt(18)))
+        np.sum(np.abs(residual) / np.sqrt(18)),
+    )
 
 
 @requires_tensorflow

@@ -68,7 +68,10 @@ def test_lookup_by_class_name_and_snake_case_alias(cls):
 def test_companion_penalties_vanish_on_the_set_and_not_off_it(constraint, dtype, rng):
     w = tensor(3 * rng.normal(size=(3, 3, 2, 4)), dtype)
     feasible = constraint(w)
-    for penalty in (constraint.penalty(1.0, power=1), DistancePenalty(constraint, strength=1.0, power=1)):
+    for penalty in (
+        constraint.penalty(1.0, power=1),
+        DistancePenalty(constraint, strength=1.0, power=1),
+    ):
         on_set = float(to_numpy(penalty(feasible)))
         off_set = float(to_numpy(penalty(w)))
         assert 0.0 <= on_set <= VANISH_TOL[dtype] * (1 + np.abs(to_numpy(feasible)).max())
@@ -83,9 +86,7 @@ def test_half_precision_penalties_are_float32(reg, dtype, rng):
     assert np.isfinite(float(to_numpy(loss)))
 
 
-@pytest.mark.parametrize(
-    "reg", [r for r in REGULARIZERS if "axis" in r.get_config()], ids=repr
-)
+@pytest.mark.parametrize("reg", [r for r in REGULARIZERS if "axis" in r.get_config()], ids=repr)
 def test_axis_beyond_the_rank_raises_on_first_use(reg):
     bad = type(reg).from_config({**reg.get_config(), "axis": 3})
     with pytest.raises(ValueError, match=rf"{type(reg).__name__}: `axis`=3 is out of range"):

@@ -13,24 +13,26 @@ def test_norm_penalties_match_numpy_and_are_the_euclidean_distance(power, rng):
     w = rng.normal(size=(6, 8)) * np.linspace(0.1, 2.0, 8)
     norms = np.linalg.norm(w, axis=0)
     ball = L2BallPenalty(1.0, strength=0.5, power=power)
-    np.testing.assert_allclose(float(to_numpy(ball(w))),
-                               0.5 * np.sum(np.maximum(norms - 1.0, 0) ** power), rtol=1e-12)
+    np.testing.assert_allclose(
+        float(to_numpy(ball(w))), 0.5 * np.sum(np.maximum(norms - 1.0, 0) ** power), rtol=1e-12
+    )
     band = NormBandPenalty(0.4, 1.0, strength=0.5, power=power)
     distance = np.maximum(0.4 - norms, 0) + np.maximum(norms - 1.0, 0)
-    np.testing.assert_allclose(float(to_numpy(band(w))), 0.5 * np.sum(distance**power),
-                               rtol=1e-12)
+    np.testing.assert_allclose(float(to_numpy(band(w))), 0.5 * np.sum(distance**power), rtol=1e-12)
     # The closed forms are the distance to the set, as DistancePenalty measures it.
-    np.testing.assert_allclose(float(to_numpy(ball(w))),
-                               float(to_numpy(DistancePenalty(L2Ball(1.0), strength=0.5, power=power)(w))),
-                               rtol=1e-12)
-    np.testing.assert_allclose(float(to_numpy(band(w))),
-                               float(to_numpy(DistancePenalty(NormBand(0.4, 1.0), strength=0.5, power=power)(w))),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        float(to_numpy(ball(w))),
+        float(to_numpy(DistancePenalty(L2Ball(1.0), strength=0.5, power=power)(w))),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        float(to_numpy(band(w))),
+        float(to_numpy(DistancePenalty(NormBand(0.4, 1.0), strength=0.5, power=power)(w))),
+        rtol=1e-12,
+    )
 
 
 def test_norm_penalties_do_not_overflow_in_float32():
     w = np.full((4,), 3e38, "float32")
     loss = float(to_numpy(L2BallPenalty(1.0, strength=1.0, power=1)(w)))
     assert np.isinf(loss) or loss > 1e38  # the true distance is not representable; no NaN
-
-

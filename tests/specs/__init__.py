@@ -117,10 +117,8 @@ def touches_boundary(obj: Any, w: Any, dtype: str = "float32") -> bool:
     return spec.touches_boundary(params, np.asarray(w, np.float64), dtype)
 
 
-from tests.specs import affine, monotone, norms, simplex  # noqa: E402
+from tests.specs import affine, monotone, norms, simplex
 
 SPECS: dict[str, Spec] = {
-    spec.name: spec
-    for module in (affine, simplex, norms, monotone)
-    for spec in module.SPECS
+    spec.name: spec for module in (affine, simplex, norms, monotone) for spec in module.SPECS
 }

@@ -33,12 +33,20 @@ def sum_to_reference(params, w):
 
 def box_touches(params, w, dtype):
     tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
-    return bool(any(np.any(np.abs(w - b) <= tol) for b in (params["min_value"],
-                                                           params["max_value"])))
+    return bool(
+        any(np.any(np.abs(w - b) <= tol) for b in (params["min_value"], params["max_value"]))
+    )
 
 
-BAD_AXES = (({"axis": 1.5}, "axis"), ({"axis": 1.0}, "axis"), ({"axis": [0, 0]}, "axis"), ({"axis": [0, "1"]}, "axis"),
-            ({"axis": []}, "axis"), ({"axis": "0"}, "axis"), ({"axis": True}, "axis"))
+BAD_AXES = (
+    ({"axis": 1.5}, "axis"),
+    ({"axis": 1.0}, "axis"),
+    ({"axis": [0, 0]}, "axis"),
+    ({"axis": [0, "1"]}, "axis"),
+    ({"axis": []}, "axis"),
+    ({"axis": "0"}, "axis"),
+    ({"axis": True}, "axis"),
+)
 
 SPECS = (
     Spec(
@@ -58,8 +66,9 @@ SPECS = (
         layout="elementwise",
         params=lambda shape, axis: box_params(),
         examples=({"min_value": -0.5, "max_value": 2.0},),
-        violation=lambda params, w: max(0.0, params["min_value"] - w.min(),
-                                        w.max() - params["max_value"]),
+        violation=lambda params, w: max(
+            0.0, params["min_value"] - w.min(), w.max() - params["max_value"]
+        ),
         allowance=entry_allowance,
         touches_boundary=box_touches,
         reference=lambda params, w: np.clip(w, params["min_value"], params["max_value"]),
@@ -78,8 +87,11 @@ SPECS = (
         name="SumTo",
         layout="groups",
         params=lambda shape, axis: real(-10.0, 10.0).map(lambda v: {"value": v, "axis": axis}),
-        examples=({"value": 1.0, "axis": None}, {"value": 2.5, "axis": [0, 1]},
-                  {"value": -1.0, "axis": -1}),
+        examples=(
+            {"value": 1.0, "axis": None},
+            {"value": 2.5, "axis": [0, 1]},
+            {"value": -1.0, "axis": -1},
+        ),
         violation=lambda params, w: float(np.abs(sums(params, w) - params["value"]).max()),
         allowance=sum_allowance,
         touches_boundary=lambda params, w, dtype: True,  # an equality: all boundary

@@ -23,8 +23,13 @@ def monotone_params(draw, shape):
     high = draw(st.one_of(st.none(), real(0.0, 10.0)))
     if high is not None:
         high += (low or 0.0) + max(shape[axis] - 1, 0) * step
-    return {"increasing": draw(st.booleans()), "min_value": low, "max_value": high,
-            "min_step": step, "axis": axis}
+    return {
+        "increasing": draw(st.booleans()),
+        "min_value": low,
+        "max_value": high,
+        "min_step": step,
+        "axis": axis,
+    }
 
 
 def steps(params, w):
@@ -46,8 +51,10 @@ def touches(params, w, dtype):
     """Active: two neighbours exactly min_step apart (pooled), or a bound."""
     tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
     bounds = [b for b in (params["min_value"], params["max_value"]) if b is not None]
-    return bool(np.any(np.abs(steps(params, w) - params["min_step"]) <= tol)
-                or any(np.any(np.abs(w - b) <= tol) for b in bounds))
+    return bool(
+        np.any(np.abs(steps(params, w) - params["min_step"]) <= tol)
+        or any(np.any(np.abs(w - b) <= tol) for b in bounds)
+    )
 
 
 def reference(params, w):
@@ -73,8 +80,13 @@ SPECS = (
         params=lambda shape, axis: monotone_params(shape),
         examples=(
             {"increasing": True, "min_value": None, "max_value": None, "min_step": 0.0, "axis": 0},
-            {"increasing": False, "min_value": -1.0, "max_value": 1.0, "min_step": 0.05,
-             "axis": -1},
+            {
+                "increasing": False,
+                "min_value": -1.0,
+                "max_value": 1.0,
+                "min_step": 0.05,
+                "axis": -1,
+            },
             {"increasing": True, "min_value": 0.0, "max_value": None, "min_step": 0.0, "axis": 0},
         ),
         violation=violation,

@@ -71,35 +71,64 @@ def band_params(draw, axis):
     return {"min_norm": low, "max_norm": low + draw(real(0.01, 5.0)), "axis": axis}
 
 
-BAD_RADII = (({"radius": 0.0}, "radius"), ({"radius": -1.0}, "radius"),
-             ({"radius": float("nan")}, "radius"), ({"radius": float("inf")}, "radius"))
+BAD_RADII = (
+    ({"radius": 0.0}, "radius"),
+    ({"radius": -1.0}, "radius"),
+    ({"radius": float("nan")}, "radius"),
+    ({"radius": float("inf")}, "radius"),
+)
 
 
 def radial_spec(name, band, params, examples, bad, **kwargs):
-    return Spec(name=name, layout="groups", params=params, examples=examples,
-                violation=radial_violation(band), allowance=norm_allowance(band),
-                touches_boundary=radial_touches(band), reference=radial(band),
-                bad_arguments=bad, **kwargs)
+    return Spec(
+        name=name,
+        layout="groups",
+        params=params,
+        examples=examples,
+        violation=radial_violation(band),
+        allowance=norm_allowance(band),
+        touches_boundary=radial_touches(band),
+        reference=radial(band),
+        bad_arguments=bad,
+        **kwargs,
+    )
 
 
 SPECS = (
-    radial_spec("L2Ball", ball_band,
-                lambda shape, axis: real(0.01, 10.0).map(lambda r: {"radius": r, "axis": axis}),
-                ({"radius": 1.0, "axis": [0, 1]},), (*BAD_RADII, *BAD_AXES),
-                function="project_l2_ball", penalty="L2BallPenalty"),
-    radial_spec("Sphere", sphere_band,
-                lambda shape, axis: real(0.01, 10.0).map(lambda r: {"radius": r, "axis": axis}),
-                ({"radius": 1.0, "axis": None}, {"radius": 2.0, "axis": -1}),
-                (*BAD_RADII, *BAD_AXES), convex=lambda params: False,
-                function="project_l2_sphere"),
-    radial_spec("NormBand", norm_band, lambda shape, axis: band_params(axis),
-                ({"min_norm": 0.5, "max_norm": 1.5, "axis": None},),
-                (({"min_norm": 2.0, "max_norm": 1.0}, "min_norm"),
-                 ({"min_norm": -0.5, "max_norm": 1.0}, "min_norm"),
-                 ({"min_norm": 0.0, "max_norm": 0.0}, "max_norm"),
-                 ({"min_norm": 0.0, "max_norm": float("inf")}, "max_norm"), *BAD_AXES),
-                convex=lambda params: params["min_norm"] == 0,
-                function="project_norm_band", penalty="NormBandPenalty"),
+    radial_spec(
+        "L2Ball",
+        ball_band,
+        lambda shape, axis: real(0.01, 10.0).map(lambda r: {"radius": r, "axis": axis}),
+        ({"radius": 1.0, "axis": [0, 1]},),
+        (*BAD_RADII, *BAD_AXES),
+        function="project_l2_ball",
+        penalty="L2BallPenalty",
+    ),
+    radial_spec(
+        "Sphere",
+        sphere_band,
+        lambda shape, axis: real(0.01, 10.0).map(lambda r: {"radius": r, "axis": axis}),
+        ({"radius": 1.0, "axis": None}, {"radius": 2.0, "axis": -1}),
+        (*BAD_RADII, *BAD_AXES),
+        convex=lambda params: False,
+        function="project_l2_sphere",
+    ),
+    radial_spec(
+        "NormBand",
+        norm_band,
+        lambda shape, axis: band_params(axis),
+        ({"min_norm": 0.5, "max_norm": 1.5, "axis": None},),
+        (
+            ({"min_norm": 2.0, "max_norm": 1.0}, "min_norm"),
+            ({"min_norm": -0.5, "max_norm": 1.0}, "min_norm"),
+            ({"min_norm": 0.0, "max_norm": 0.0}, "max_norm"),
+            ({"min_norm": 0.0, "max_norm": float("inf")}, "max_norm"),
+            *BAD_AXES,
+        ),
+        convex=lambda params: params["min_norm"] == 0,
+        function="project_norm_band",
+        penalty="NormBandPenalty",
+    ),
     Spec(
         name="LinfBall",
         layout="elementwise",
@@ -107,9 +136,12 @@ SPECS = (
         examples=({"radius": 0.3},),
         violation=lambda params, w: max(0.0, float(np.abs(w).max()) - params["radius"]),
         allowance=entry_allowance,
-        touches_boundary=lambda params, w, dtype: bool(np.any(np.abs(
-            np.abs(w) - params["radius"]) <= entry_allowance(
-                params, w, dtype, max(1.0, float(np.abs(w).max()))))),
+        touches_boundary=lambda params, w, dtype: bool(
+            np.any(
+                np.abs(np.abs(w) - params["radius"])
+                <= entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
+            )
+        ),
         reference=lambda params, w: np.clip(w, -params["radius"], params["radius"]),
         bad_arguments=BAD_RADII,
         function="project_linf_ball",

@@ -76,8 +76,9 @@ SPECS = (
         layout="groups",
         params=lambda shape, axis: real(0.01, 10.0).map(lambda v: {"value": v, "axis": axis}),
         examples=({"value": 1.0, "axis": None}, {"value": 2.0, "axis": [0, 1]}),
-        violation=lambda params, w: max(-w.min(), float(np.abs(sums(params, w)
-                                                                - params["value"]).max()), 0.0),
+        violation=lambda params, w: max(
+            -w.min(), float(np.abs(sums(params, w) - params["value"]).max()), 0.0
+        ),
         allowance=sum_allowance,
         touches_boundary=lambda params, w, dtype: bool(np.any(w == 0.0)),
         reference=by_rows(lambda rows, p: simplex_rows(rows, p["value"])),
@@ -98,15 +99,21 @@ SPECS = (
         name="CappedSimplex",
         layout="groups",
         params=capped_params,
-        examples=({"value": 1.0, "min_value": 0.0, "max_value": 0.2, "axis": None},
-                  {"value": 0.0, "min_value": -1.0, "max_value": 1.0, "axis": -1}),
+        examples=(
+            {"value": 1.0, "min_value": 0.0, "max_value": 0.2, "axis": None},
+            {"value": 0.0, "min_value": -1.0, "max_value": 1.0, "axis": -1},
+        ),
         violation=lambda params, w: max(
-            params["min_value"] - w.min(), w.max() - params["max_value"],
-            float(np.abs(sums(params, w) - params["value"]).max()), 0.0),
+            params["min_value"] - w.min(),
+            w.max() - params["max_value"],
+            float(np.abs(sums(params, w) - params["value"]).max()),
+            0.0,
+        ),
         allowance=sum_allowance,
         touches_boundary=capped_touches,
-        reference=by_rows(lambda rows, p: capped_rows(rows, p["value"], p["min_value"],
-                                                      p["max_value"])),
+        reference=by_rows(
+            lambda rows, p: capped_rows(rows, p["value"], p["min_value"], p["max_value"])
+        ),
         bad_arguments=(
             ({"value": float("nan")}, "value"),
             ({"value": 1.0, "min_value": 0.5, "max_value": 0.1}, "min_value"),
@@ -121,12 +128,14 @@ SPECS = (
         layout="groups",
         params=lambda shape, axis: real(0.01, 10.0).map(lambda r: {"radius": r, "axis": axis}),
         examples=({"radius": 0.5, "axis": None},),
-        violation=lambda params, w: max(0.0, float((l1_norms(params, w)
-                                                    - params["radius"]).max())),
+        violation=lambda params, w: max(0.0, float((l1_norms(params, w) - params["radius"]).max())),
         allowance=sum_allowance,
-        touches_boundary=lambda params, w, dtype: bool(np.any(np.abs(
-            l1_norms(params, w) - params["radius"]) <= sum_allowance(
-                params, w, dtype, max(1.0, float(np.abs(w).max()))))),
+        touches_boundary=lambda params, w, dtype: bool(
+            np.any(
+                np.abs(l1_norms(params, w) - params["radius"])
+                <= sum_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
+            )
+        ),
         reference=by_rows(lambda rows, p: l1_rows(rows, p["radius"])),
         bad_arguments=(
             ({"radius": 0.0}, "radius"),
