@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -36,13 +36,22 @@ FIR = (0.05, 0.1, 0.3, 0.3, 0.3, 0.3, 0.6, 0.8)
 
 @dataclass
 class Outcome:
+    """One approach of one scenario: the summary row and the numbers behind it."""
+
     name: str
     result: str
     check: str
     loss: float
+    values: dict[str, float] = field(default_factory=dict)
 
 
 def main(argv=None) -> int:
+    run(argv)
+    return 0
+
+
+def run(argv=None) -> dict[str, Outcome]:
+    """Run the three scenarios, print them and a summary; the outcomes by name."""
     args = _parse(argv)
     keras.utils.set_random_seed(args.seed)
     print(
@@ -63,7 +72,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r.name:<40}{r.result:<22}{r.check:<24}{r.loss:>10.3e}")
     _plot(args.out, sharpen, kernels, taps)
-    return 0
+    return {r.name: r for r in rows}
 
 
 def np_sharpen():
@@ -91,16 +100,28 @@ class _DivideBySum:
 def _sharpening(args, sharpen):
     print("== 1. A 3x3 kernel that sums to 1: learning a sharpening filter ==")
     near_zero = np.array([0.6, -0.59, 0.0], "float32")
+    divided = near_zero / near_zero.sum()
+    projected = np.asarray(project_sum_to(near_zero, 1.0))
     print(
         f"on {near_zero} (sum {near_zero.sum():+.2f}): divide by sum gives "
-        f"{near_zero / near_zero.sum()}, the projection gives "
-        f"{np.round(np.asarray(project_sum_to(near_zero, 1.0)), 3)}"
+        f"{divided}, the projection gives {np.round(projected, 3)}"
     )
 
     rng = np.random.default_rng(args.seed)
     images = rng.uniform(0.0, 1.0, size=(256, 16, 16, 1)).astype("float32")
     targets = np.asarray(ops.conv(images, sharpen[:, :, None, None], padding="valid"))
     approaches = (("SumTo(1.0) projection", SumTo(1.0)), ("divide by sum", _DivideBySum()))
+    # What each approach makes of the kernel near sum 0: its largest entry and its sum.
+    near_zero_result = {
+        "SumTo(1.0) projection": {
+            "near_zero_max": float(projected.max()),
+            "near_zero_sum": float(projected.sum()),
+        },
+        "divide by sum": {
+            "near_zero_max": float(divided.max()),
+            "near_zero_sum": float(divided.sum()),
+        },
+    }
 
     kernels: dict[str, np.ndarray] = {}
     errors: dict[str, list[float]] = {name: [] for name, _ in approaches}
@@ -134,6 +155,13 @@ def _sharpening(args, sharpen):
                 f"{ok}/{args.starts} recovered",
                 f"|sum - 1| <= {worst_sum[name]:.1e}",
                 losses[name],
+                {
+                    "recovered": ok,
+                    "starts": args.starts,
+                    "worst_sum_gap": worst_sum[name],
+                    "worst_error": max(errors[name]),
+                    **near_zero_result[name],
+                },
             )
         )
     return kernels, rows
@@ -208,7 +236,13 @@ def _non_negative_layer(args):
             f"weights {np.array2string(w, precision=3, suppress_small=True)}"
         )
         rows.append(
-            Outcome(f"add_weight: {name}", f"mse {mse:.4f}", f"min weight {w.min():+.1e}", mse)
+            Outcome(
+                f"add_weight: {name}",
+                f"mse {mse:.4f}",
+                f"min weight {w.min():+.1e}",
+                mse,
+                {"min_weight": float(w.min()), "mse": mse},
+            )
         )
     best = _nnls(x, y)
     print(f"{'reference: exact NNLS':<26} min weight {best.min():+.5f}, mse {_mse(x, y, best):.4f}")
@@ -305,7 +339,16 @@ def _fit_fir(name, layer, x, y, fir, epochs):
         f"{check}; taps {np.array2string(learned, precision=3, suppress_small=True)}"
     )
     row = Outcome(
-        f"FIR: {name}", f"max error {error:.3f}", check, float(history.history["loss"][-1])
+        f"FIR: {name}",
+        f"max error {error:.3f}",
+        check,
+        float(history.history["loss"][-1]),
+        {
+            "max_error": error,
+            "moved": moved,
+            "feasible_epochs": sum(feasible),
+            "epochs": len(feasible),
+        },
     )
     return learned, row
 

@@ -14,6 +14,8 @@ import sys
 import keras
 import pytest
 
+pytestmark = pytest.mark.slow  # reruns the suites on JAX and PyTorch
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUITES = ["tests/projections", "tests/constraints", "tests/regularizers"]
 

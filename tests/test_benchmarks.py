@@ -14,6 +14,8 @@ import pytest
 from benchmarks import __main__ as bench_main
 from benchmarks import report, scaling
 
+pytestmark = pytest.mark.slow  # the benchmark smoke run
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 

@@ -43,6 +43,7 @@ print(json.dumps(modules))
 """
 
 
+@pytest.mark.slow
 def test_a_model_saved_by_0_1_0_loads_predicts_identically_and_trains_feasibly(tmp_path):
     from tests.catalog import CONSTRAINTS
     from tests.specs import allowed, max_violation

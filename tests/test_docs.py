@@ -70,6 +70,7 @@ def test_every_docs_page_is_in_the_navigation():
 @pytest.mark.skipif(
     importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (extra `docs`)"
 )
+@pytest.mark.slow
 def test_site_builds_with_strict(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
@@ -95,6 +96,7 @@ def test_site_builds_with_strict(tmp_path):
     assert "Conv2DTranspose" in concepts and "--8&lt;--" not in concepts + home
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
 def test_figures_script_draws_every_figure_the_pages_use(tmp_path):
     done = subprocess.run(

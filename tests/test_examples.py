@@ -5,6 +5,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs every example script in a fresh process
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -93,6 +93,7 @@ def trained(tmp_path_factory):
     return model, x, folder
 
 
+@pytest.mark.slow
 def test_model_loads_in_a_fresh_process_with_safe_mode(trained):
     model, x, folder = trained
     report = json.loads(run_python(LOADER, str(folder / "model.keras"), str(folder / "x.npy")))
@@ -128,6 +129,7 @@ def test_model_config_round_trips_in_process(trained):
             assert getattr(layer, attr, None) == getattr(twin, attr, None)
 
 
+@pytest.mark.slow
 @requires_tensorflow
 def test_export_serves_the_same_predictions(trained, tmp_path):
     import tensorflow as tf
@@ -164,6 +166,7 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow
 def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_path):
     assert len(CONSTRAINTS) >= len(REGULARIZERS)  # so every regularizer is used
     model = catalog_model()
@@ -186,6 +189,7 @@ def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_p
         assert max_violation(constraint, after[name]) <= allowed(constraint, after[name])
 
 
+@pytest.mark.slow
 @requires_tensorflow
 def test_catalog_model_exports_and_serves(tmp_path):
     import tensorflow as tf

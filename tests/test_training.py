@@ -21,6 +21,8 @@ from keras_kernel_constraints.constraints import (
 from tests.helpers import as_f64, sum_tolerance
 from tests.specs import allowed, max_violation, touches_boundary
 
+pytestmark = pytest.mark.slow  # jit-compiled fits of every constraint in every layer kind
+
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "float32")
 
 

@@ -11,7 +11,7 @@ from tests.catalog import assert_catalog_feasible, catalog_model
 from tests.helpers import requires_tensorflow, run_python
 from tests.specs import allowed, max_violation
 
-pytestmark = requires_tensorflow
+pytestmark = [requires_tensorflow, pytest.mark.slow]  # distribution, mixed precision and EMA fits
 
 # Logical devices must be set before TensorFlow starts, hence a fresh process.
 # The model (every catalogued constraint) travels as JSON.
