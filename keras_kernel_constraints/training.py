@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import keras
 
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-def project_now(variables):
+def project_now(variables: keras.layers.Layer | Iterable[Any]) -> list[Any]:
     """Apply each variable's constraint to its current value, in place.
 
     Keras applies constraints only inside an optimizer step; an ``assign``, a
@@ -61,7 +62,7 @@ def project_now(variables):
     return projected
 
 
-def keep_ema_feasible(optimizer):
+def keep_ema_feasible(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
     """Make an optimizer's weight EMA (``use_ema=True``) respect constraints.
 
     Keras updates the moving average of each weight *before* it applies the
@@ -117,12 +118,12 @@ def keep_ema_feasible(optimizer):
     overwrite = inner._overwrite_model_variables_with_average_value
 
     @functools.wraps(update)
-    def update_from_projected(trainable_variables):
+    def update_from_projected(trainable_variables: list[Any]) -> Any:
         project_now(trainable_variables)
         return update(trainable_variables)
 
     @functools.wraps(overwrite)
-    def overwrite_then_project(trainable_variables):
+    def overwrite_then_project(trainable_variables: list[Any]) -> Any:
         result = overwrite(trainable_variables)
         project_now(trainable_variables)
         return result
@@ -154,7 +155,7 @@ class ProjectedEMA(keras.callbacks.Callback):
         True
     """
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
         if not getattr(getattr(optimizer, "inner_optimizer", optimizer), "use_ema", False):
             return
@@ -190,7 +191,7 @@ class Rule:
     constraint: object = None
     regularizer: object = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.layers, (str, type)) and not callable(self.layers):
             raise ValueError(
                 f"`layers` must be a layer name, a layer class or a predicate; got {self.layers!r}."
@@ -206,7 +207,7 @@ class Rule:
         if self.constraint is None and self.regularizer is None:
             raise ValueError("A rule needs a `constraint`, a `regularizer` or both.")
 
-    def matches(self, layer) -> bool:
+    def matches(self, layer: keras.layers.Layer) -> bool:
         if isinstance(self.layers, str):
             return layer.name == self.layers
         if isinstance(self.layers, type):
@@ -214,7 +215,9 @@ class Rule:
         return bool(self.layers(layer))
 
 
-def attach(model, rules):
+def attach(
+    model: keras.layers.Layer, rules: Rule | dict[str, Any] | Sequence[Rule | dict[str, Any]]
+) -> list[Any]:
     """Add constraints and regularizers to the weights of a built model.
 
     Setting ``layer.kernel_regularizer`` on a built layer does nothing in
@@ -247,14 +250,13 @@ def attach(model, rules):
         >>> [v.name for v in changed], len(model.losses)
         (['kernel'], 1)
     """
-    if isinstance(rules, (Rule, dict)):
-        rules = [rules]
-    rules = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in rules]
+    given = [rules] if isinstance(rules, (Rule, dict)) else list(rules)
+    checked = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in given]
     if not model.built:
         raise ValueError("attach() needs a built model: call it on data or build() it first.")
     layers = list(model._flatten_layers(include_self=True))
     changed = []
-    for index, rule in enumerate(rules):
+    for index, rule in enumerate(checked):
         hits = [
             (layer, variable)
             for layer in layers
@@ -280,13 +282,13 @@ def attach(model, rules):
     return changed
 
 
-def _own_variables(layer):
+def _own_variables(layer: keras.layers.Layer) -> list[Any]:
     """Variables created by ``layer`` itself, not by its sublayers."""
     prefix = f"{layer.path}/"
     return [v for v in layer.weights if v.path == prefix + v.name]
 
 
-def _mirror(layer, weight_name, kind, value):
+def _mirror(layer: keras.layers.Layer, weight_name: str, kind: str, value: Any) -> None:
     """Set the layer attribute Keras serializes for this weight, if any.
 
     ``kernel`` -> ``kernel_constraint``; SeparableConv's ``depthwise_kernel``
@@ -328,7 +330,7 @@ class ConstraintViolation(keras.callbacks.Callback):
         [0.0]
     """
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is None:
             return
         worst = 0.0

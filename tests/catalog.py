@@ -1,24 +1,19 @@
 """One or more instances of every public constraint and regularizer.
 
 Generic tests (configs, lookup, dtype checks, penalties vanishing on the
-set) iterate over these; ``test_every_public_class_is_catalogued`` fails when
-a new public class is added without an entry here.
+set, training setups) iterate over these. The constraints are the examples
+of every set's spec (``tests/specs``), so a new set is catalogued by its
+spec; ``test_every_public_class_is_catalogued`` fails when a public class is
+missing.
 """
 
 import keras
 
+from keras_kernel_constraints import constraints, sets
 from keras_kernel_constraints.constraints import (
-    Box,
-    CappedSimplex,
-    L1Ball,
-    L2Ball,
-    LinfBall,
     Monotone,
     NonNeg,
-    NormBand,
-    Simplex,
     SumTo,
-    UnitSphere,
 )
 from keras_kernel_constraints.regularizers import (
     BoxPenalty,
@@ -32,26 +27,18 @@ from keras_kernel_constraints.regularizers import (
     SimplexPenalty,
     SumToPenalty,
 )
+from tests.specs import SPECS
+
+
+def constraint_class(set_class):
+    """The registered constraint that adapts ``set_class``."""
+    return next(c for c in constraints.ALL_CONSTRAINTS if issubclass(c, set_class))
+
 
 CONSTRAINTS = [
-    NonNeg(),
-    Box(-0.5, 2.0),
-    SumTo(),
-    SumTo(2.5, axis=(0, 1)),
-    SumTo(-1.0, axis=-1),
-    Simplex(),
-    Simplex(2.0, axis=(0, 1)),
-    CappedSimplex(1.0, 0.0, 0.2),
-    CappedSimplex(0.0, -1.0, 1.0, axis=-1),
-    L1Ball(0.5),
-    L2Ball(1.0, axis=(0, 1)),
-    UnitSphere(),
-    UnitSphere(2.0, axis=-1),
-    NormBand(0.5, 1.5),
-    LinfBall(0.3),
-    Monotone(),
-    Monotone(increasing=False, axis=-1, min_value=-1.0, max_value=1.0, min_step=0.05),
-    Monotone(min_value=0.0),
+    constraint_class(set_class)(**params)
+    for set_class in sets.ALL_SETS
+    for params in SPECS[set_class.__name__].examples
 ]
 
 REGULARIZERS = [

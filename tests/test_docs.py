@@ -52,6 +52,14 @@ def test_every_public_object_has_args_returns_math_and_an_example(module, name, 
     assert not missing, f"{module.__name__}.{name} lacks {', '.join(missing)}"
 
 
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("[start:commands]")[1].split("[end:commands]")[0]
+    commands = [line for line in section.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2 and commands[1].endswith("&& pytest")
+    assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
 def test_every_docs_page_is_in_the_navigation():
     import yaml
 
@@ -93,7 +101,9 @@ def test_site_builds_with_strict(tmp_path):
     concepts = (tmp_path / "site" / "concepts" / "index.html").read_text()
     # The tables included from README.md (one source) are on the site.
     assert all(f"<code>{cls.__name__}(" in home for cls in constraints.ALL_CONSTRAINTS)
-    assert "Conv2DTranspose" in concepts and "--8&lt;--" not in concepts + home
+    quickstart = (tmp_path / "site" / "quickstart" / "index.html").read_text()
+    assert "Conv2DTranspose" in concepts and "pip install -e" in quickstart
+    assert "--8&lt;--" not in concepts + home + quickstart
 
 
 @pytest.mark.slow

@@ -91,6 +91,25 @@ def test_projection_matches_the_independent_reference(spec, params, shape, dtype
     np.testing.assert_allclose(as_f64(out), reference, rtol=0, atol=tolerance)
 
 
+EXTREMES = [
+    pytest.param(spec, *case, id=f"{spec.name}-{case[1]}-{case[2]}")
+    for spec in SPEC_LIST
+    for case in spec.extremes
+]
+
+
+@pytest.mark.parametrize("spec, params, w, dtype, expected", EXTREMES)
+def test_extreme_inputs_project_exactly_at_every_door(spec, params, w, dtype, expected):
+    # The scale of the input must not round the set's own numbers away
+    # (e.g. a simplex's target next to entries of 1e9 in float32).
+    x = tensor(w, dtype)
+    projections_of = [set_class(spec)(**params).project(x), constraint_class(spec)(**params)(x)]
+    if spec.function:
+        projections_of.append(getattr(projections, spec.function)(x, **params))
+    for out in projections_of:
+        np.testing.assert_allclose(as_f64(out), expected, rtol=EPS[dtype], atol=EPS[dtype])
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("spec, params", EXAMPLES)
 def test_compiled_projection_matches_eager(spec, params, dtype, rng):

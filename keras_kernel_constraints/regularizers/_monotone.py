@@ -91,7 +91,7 @@ class _DifferencePenalty(CheckedRegularizer):
     vocabulary (``l1``, ``l2``) rather than ``strength`` and ``power``.
     """
 
-    order: ClassVar[int] = 1
+    order: ClassVar[int]  # of the differences: set by each subclass
     _: KW_ONLY
     axis: int = 0
     l1: float = 0.0

@@ -21,6 +21,7 @@ rounding of the threshold cannot carry the sum off its target.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import KW_ONLY
 from typing import Any
@@ -244,10 +245,19 @@ def _share(rows: Any, free: Any, target: Any) -> Any:
     zero = ops.zeros_like(rows)
     count = _count(free, rows.dtype)
     safe = ops.where(count > 0, count, ops.ones_like(count))
-    mean = ops.sum(ops.where(free, rows, zero), axis=-1, keepdims=True) / safe
+    mean = _mean(ops.where(free, rows, zero), safe)
     deviation = ops.where(free, rows - mean, zero)
-    drift = ops.sum(deviation, axis=-1, keepdims=True) / safe
-    return (deviation - drift) + target / safe
+    return (deviation - _mean(deviation, safe)) + target / safe
+
+
+def _mean(values: Any, count: Any) -> Any:
+    """``sum(values) / count`` per row, with no partial sum above ``max|values|``.
+
+    The sum is taken of ``values * 2**-k`` with ``2**k >= n`` (exact scaling),
+    so entries near the dtype's largest number cannot overflow it.
+    """
+    scale = 2.0 ** math.ceil(math.log2(max(values.shape[-1], 1)))
+    return ops.sum(values * (1.0 / scale), axis=-1, keepdims=True) * (scale / count)
 
 
 def _count(mask: Any, dtype: str) -> Any:

@@ -14,6 +14,8 @@ its class name only, so no library code is trusted):
   ``None`` for sets whose exactness module checks an optimizer instead;
 * ``bad_arguments``: constructor arguments that must raise ``ValueError``,
   each with the parameter it must name (or a regex of the message);
+* ``extremes``: inputs at the edge of the dtype's range with their exact
+  projections (the target of a sum must survive any scale);
 * ``convex``, ``sums`` (rounding scales with the sum of magnitudes),
   ``xla_eps`` (compiled against eager), and the names of the projection
   function and of the penalty that take the set's own parameters.
@@ -51,6 +53,8 @@ class Spec:
     xla_eps: float = 4.0  # XLA may reorder sums: compiled vs eager within this many eps
     function: str | None = None  # the 0.1.0 projection function, if the set has one
     penalty: str | None = None  # a penalty taking the set's own parameters, if any
+    # (params, input, dtype, expected): inputs at the edge of the dtype's range
+    extremes: tuple[tuple[Params, list, str, list], ...] = ()
 
 
 def group_axes(axis: Any, ndim: int) -> tuple[int, ...]:

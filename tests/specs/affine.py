@@ -107,6 +107,16 @@ SPECS = (
         sums=True,
         xla_eps=16.0,
         function="project_sum_to",
+        # No overflow: these sum to 0, and w + 1/4 rounds back to w (the target
+        # is then met to n * eps * max|w|, the set's stated tolerance).
+        extremes=(
+            (
+                {"value": 1.0, "axis": None},
+                [3e38, 3e38, -3e38, -3e38],
+                "float32",
+                [3e38, 3e38, -3e38, -3e38],
+            ),
+        ),
         penalty="SumToPenalty",
     ),
 )

@@ -103,6 +103,10 @@ SPECS = (
         (*BAD_RADII, *BAD_AXES),
         function="project_l2_ball",
         penalty="L2BallPenalty",
+        extremes=(
+            ({"radius": 1.0, "axis": None}, [1.5e38, 2e38], "float32", [0.6, 0.8]),
+            ({"radius": 1.0, "axis": None}, [3e-30, 4e-30], "float32", [3e-30, 4e-30]),
+        ),
     ),
     radial_spec(
         "Sphere",

@@ -93,6 +93,12 @@ SPECS = (
         ),
         sums=True,
         function="project_simplex",
+        extremes=(
+            ({"value": 1.0, "axis": None}, [1e9, 0.0], "float32", [1.0, 0.0]),
+            ({"value": 1.0, "axis": None}, [1e17, 0.0], "float64", [1.0, 0.0]),
+            ({"value": 1.0, "axis": None}, [-1e9, -1e9 - 64, 5.0], "float32", [0.0, 0.0, 1.0]),
+            ({"value": 2.0, "axis": None}, [3e38, 3e38, -3e38], "float32", [1.0, 1.0, 0.0]),
+        ),
         penalty="SimplexPenalty",
     ),
     Spec(
@@ -122,6 +128,20 @@ SPECS = (
         ),
         sums=True,
         function="project_capped_simplex",
+        extremes=(
+            (
+                {"value": 1.0, "min_value": 0.0, "max_value": 1.0, "axis": None},
+                [1e9] * 3,
+                "float32",
+                [1 / 3] * 3,
+            ),
+            (
+                {"value": 1.0, "min_value": 0.0, "max_value": 0.5, "axis": None},
+                [1e9, 1e9, 0.0],
+                "float32",
+                [0.5, 0.5, 0.0],
+            ),
+        ),
     ),
     Spec(
         name="L1Ball",
@@ -145,6 +165,7 @@ SPECS = (
         ),
         sums=True,
         function="project_l1_ball",
+        extremes=(({"radius": 1.0, "axis": None}, [1e8, 0.0], "float32", [1.0, 0.0]),),
     ),
 )
 
