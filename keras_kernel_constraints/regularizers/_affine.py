@@ -40,9 +40,7 @@ class NonNegPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 1
 
-    @property
-    def _set(self) -> sets.Set:
-        return sets.NonNegative()
+    set_type = sets.NonNegative
 
     def violation(self, x: Any) -> Any:
         return ops.sum(self._to_power(self._distances(x)))
@@ -80,14 +78,7 @@ class BoxPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 1
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        box = sets.Box(self.min_value, self.max_value)
-        self._normalize(min_value=box.min_value, max_value=box.max_value)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.Box(self.min_value, self.max_value)
+    set_type = sets.Box
 
     def violation(self, x: Any) -> Any:
         return ops.sum(self._to_power(self._distances(x)))
@@ -126,14 +117,7 @@ class SumToPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        total = sets.SumTo(self.value, axis=self.axis)
-        self._normalize(value=total.value, axis=total.axis)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.SumTo(self.value, axis=self.axis)
+    set_type = sets.SumTo
 
     def violation(self, x: Any) -> Any:
         layout = self._layout(x)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import KW_ONLY
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
@@ -99,11 +99,18 @@ class Penalty(CheckedRegularizer):
 
 
 class SetPenalty(Penalty):
-    """A penalty whose groups and parameters are those of a set (``_set``)."""
+    """A penalty on a set: the fields it shares with ``set_type`` are the set's
+    parameters, checked by the set (same errors) and kept as ``_set``."""
 
-    @property
-    def _set(self) -> sets.Set:
-        raise NotImplementedError
+    set_type: ClassVar[type[sets.Set]]
+    _set: sets.Set
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        own = {field.name for field in dataclasses.fields(self)}
+        shared = own & {field.name for field in dataclasses.fields(self.set_type)}  # type: ignore[arg-type]
+        checked = self.set_type(**{name: getattr(self, name) for name in shared})
+        self._normalize(_set=checked, **{name: getattr(checked, name) for name in shared})
 
     def _layout(self, x: Any) -> Any:
         """The set's layout resolved against ``x``; errors name the penalty."""

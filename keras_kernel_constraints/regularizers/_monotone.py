@@ -65,14 +65,7 @@ class MonotonePenalty(SetPenalty):
     strength: float = 0.01
     power: int = 2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        order = sets.Monotone(self.increasing, min_step=self.min_step, axis=self.axis)
-        self._normalize(increasing=order.increasing, min_step=order.min_step, axis=order.axis)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.Monotone(self.increasing, min_step=self.min_step, axis=self.axis)
+    set_type = sets.Monotone
 
     def violation(self, x: Any) -> Any:
         steps = differences(x, self._layout(x).axes[0])

@@ -46,14 +46,7 @@ class L2BallPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        ball = sets.L2Ball(self.radius, axis=self.axis)
-        self._normalize(radius=ball.radius, axis=ball.axis)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.L2Ball(self.radius, axis=self.axis)
+    set_type = sets.L2Ball
 
     def violation(self, x: Any) -> Any:
         return ops.sum(self._to_power(self._distances(x)))
@@ -92,14 +85,7 @@ class NormBandPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        band = sets.NormBand(self.min_norm, self.max_norm, axis=self.axis)
-        self._normalize(min_norm=band.min_norm, max_norm=band.max_norm, axis=band.axis)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.NormBand(self.min_norm, self.max_norm, axis=self.axis)
+    set_type = sets.NormBand
 
     def violation(self, x: Any) -> Any:
         return ops.sum(self._to_power(self._distances(x)))

@@ -47,14 +47,7 @@ class SimplexPenalty(SetPenalty):
     strength: float = 0.01
     power: int = 2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        simplex = sets.Simplex(self.value, axis=self.axis)
-        self._normalize(value=simplex.value, axis=simplex.axis)
-
-    @property
-    def _set(self) -> sets.Set:
-        return sets.Simplex(self.value, axis=self.axis)
+    set_type = sets.Simplex
 
     def violation(self, x: Any) -> Any:
         layout = self._layout(x)
