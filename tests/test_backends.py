@@ -1,8 +1,9 @@
 """The backend-neutral suites pass on every other Keras backend installed here.
 
-Library code uses ``keras.ops`` only; this runs the projection, constraint
-and regularizer tests again in a subprocess under JAX and PyTorch when they
-are importable (CI installs TensorFlow only, so there these are skipped).
+Library code uses ``keras.ops`` only; this runs the projection, constraint,
+regularizer, spec, layout and deprecation tests again in a subprocess under
+JAX and PyTorch when they are importable (CI installs TensorFlow only, so
+there these are skipped).
 """
 
 import importlib.util
@@ -17,7 +18,14 @@ import pytest
 pytestmark = pytest.mark.slow  # reruns the suites on JAX and PyTorch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SUITES = ["tests/projections", "tests/constraints", "tests/regularizers"]
+SUITES = [
+    "tests/projections",
+    "tests/constraints",
+    "tests/regularizers",
+    "tests/test_specs.py",
+    "tests/test_layouts.py",
+    "tests/test_deprecations.py",
+]
 
 
 @pytest.mark.parametrize("backend, module", [("jax", "jax"), ("torch", "torch")])
