@@ -14,7 +14,7 @@ import pytest
 
 from keras_kernel_constraints import constraints, projections, regularizers, sets
 from tests.helpers import EPS, as_f64, jit, tensor
-from tests.specs import SPECS
+from tests.specs import SPECS, group_axes
 
 SPEC_LIST = [SPECS[name] for name in sorted(SPECS)]
 
@@ -89,6 +89,19 @@ def test_projection_matches_the_independent_reference(spec, params, shape, dtype
     scale = max(1.0, float(np.abs(x).max()))
     tolerance = 4 * spec.allowance(params, reference, dtype, scale)
     np.testing.assert_allclose(as_f64(out), reference, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("spec, params", EXAMPLES)
+def test_closed_form_distance_is_the_distance_to_the_projection(spec, params, rng):
+    the_set = set_class(spec)(**params)
+    if not the_set.has_distance:
+        pytest.skip(f"{spec.name} has no closed-form distance")
+    w = 3 * rng.normal(size=(3, 3, 2, 4))
+    distance = np.broadcast_to(as_f64(the_set.distance(w)), w.shape)
+    gap = (w - spec.reference(params, w)) ** 2
+    axes = () if spec.layout == "elementwise" else group_axes(params.get("axis"), w.ndim)
+    expected = np.sqrt(gap.sum(axis=axes, keepdims=True) if axes else gap)
+    np.testing.assert_allclose(distance, np.broadcast_to(expected, w.shape), rtol=1e-12, atol=1e-12)
 
 
 EXTREMES = [
