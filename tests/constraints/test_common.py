@@ -7,7 +7,13 @@ import pytest
 from keras_kernel_constraints import constraints
 from keras_kernel_constraints._core import registry as _lookup
 from tests.catalog import CONSTRAINTS
-from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_numpy
+from tests.helpers import (
+    FLOAT_DTYPES,
+    assert_config_round_trips,
+    requires_tensorflow,
+    tensor,
+    to_numpy,
+)
 from tests.specs import spec_of
 
 
@@ -55,6 +61,16 @@ def test_calling_the_constraint_on_a_variable_projects_it(constraint, dtype, rng
     np.testing.assert_allclose(
         got, reference, rtol=0, atol=4 * spec.allowance(params, reference, dtype, scale)
     )
+
+
+@requires_tensorflow
+def test_autograph_converts_every_constraint_without_a_warning(caplog):
+    # A user's own tf.function (autograph on) must not log "could not transform".
+    import tensorflow as tf
+
+    for constraint in CONSTRAINTS:
+        tf.function(constraint)(tf.ones((3, 4, 2), "float32"))
+    assert not [r.message for r in caplog.records if "AutoGraph" in r.getMessage()]
 
 
 @pytest.mark.parametrize("constraint", CONSTRAINTS, ids=repr)
