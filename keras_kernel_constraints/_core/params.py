@@ -123,6 +123,23 @@ def legacy_positional(
     return decorate
 
 
+def retired_names(module: str, replacements: dict[str, Any], advice: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that still serves names retired in 0.2.0, with a
+    ``DeprecationWarning`` giving ``advice``, and raises for any other name."""
+
+    def __getattr__(name: str) -> Any:
+        if name in replacements:
+            warnings.warn(
+                f"{module}.{name} is deprecated (0.2.0): {advice}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return replacements[name]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 def is_plain_int(value: Any) -> bool:
     """An integer that is not a bool (``True`` is an ``int`` in Python)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -14,14 +14,13 @@ documentation's home page.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import keras
 
 from keras_kernel_constraints import sets
 from keras_kernel_constraints._core import registry
-from keras_kernel_constraints._core.params import legacy_init
+from keras_kernel_constraints._core.params import legacy_init, retired_names
 from keras_kernel_constraints.constraints._base import ProjectionConstraint, SetConstraint
 
 
@@ -307,19 +306,11 @@ def get(identifier: Any) -> Any:
     return registry.resolve(identifier, _BY_NAME, "constraint", keras.constraints.get)
 
 
-_DEPRECATED_BASES = {"GroupedConstraint": SetConstraint}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED_BASES:
-        warnings.warn(
-            f"keras_kernel_constraints.constraints.{name} is deprecated (0.2.0): subclass "
-            "ProjectionConstraint, or write a set (keras_kernel_constraints.sets.Set).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _DEPRECATED_BASES[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = retired_names(
+    __name__,
+    {"GroupedConstraint": SetConstraint},
+    "subclass ProjectionConstraint, or write a set (keras_kernel_constraints.sets.Set).",
+)
 
 
 __all__ = [

@@ -16,12 +16,12 @@ its companion is on the documentation's home page.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import keras
 
 from keras_kernel_constraints._core import registry
+from keras_kernel_constraints._core.params import retired_names
 from keras_kernel_constraints.regularizers._affine import (
     BoxPenalty,
     NonNegPenalty,
@@ -91,19 +91,11 @@ def get(identifier: Any) -> Any:
     return registry.resolve(identifier, _BY_NAME, "regularizer", keras.regularizers.get)
 
 
-_DEPRECATED_BASES = {"GroupedPenalty": SetPenalty, "DifferencePenalty": _DifferencePenalty}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED_BASES:
-        warnings.warn(
-            f"keras_kernel_constraints.regularizers.{name} is deprecated (0.2.0): "
-            "subclass Penalty.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _DEPRECATED_BASES[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = retired_names(
+    __name__,
+    {"GroupedPenalty": SetPenalty, "DifferencePenalty": _DifferencePenalty},
+    "subclass Penalty.",
+)
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import reductions
 from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.params import legacy_init
 from keras_kernel_constraints._core.registry import register
@@ -128,8 +129,7 @@ class SumToPenalty(SetPenalty):
 
 def sum_residual(x: Any, axes: tuple[int, ...], value: float) -> Any:
     """``|sum(x_g) - value|`` per group, kept broadcastable."""
-    sums = ops.sum(x, axis=axes, keepdims=True) if axes else x
-    return ops.abs(sums - value)
+    return ops.abs(reductions.group_sum(x, axes) - value)
 
 
 non_neg_penalty = NonNegPenalty
