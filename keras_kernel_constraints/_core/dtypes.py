@@ -14,6 +14,9 @@ EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float
 MIN_EXPONENT = {"float16": -14, "bfloat16": -126, "float32": -126, "float64": -1022}
 """Exponent of the smallest normal number per dtype."""
 
+MAX_EXPONENT = {"float16": 15, "bfloat16": 127, "float32": 127, "float64": 1023}
+"""Exponent of the largest finite number per dtype (its value is below ``2 ** (e + 1)``)."""
+
 
 def float_tensor(w: Any, owner: str) -> tuple[Any, str]:
     """``w`` as a tensor and its dtype name; ``ValueError`` naming ``owner`` if not float."""

@@ -35,23 +35,43 @@ search over ``q``; the outer maximum rises while the next ``L`` entry is
 above it, a search over ``p``. Both searches probe ``K`` positions at once
 (a ``K+1``-ary search), so a level costs a few gathers per segment plus one
 ``O(h)`` cumulative sum; the whole row costs ``O(N log N)`` work and
-``O(N)`` memory, never ``O(N^2)``. Halves of at most ``_DENSE`` entries
-evaluate the formula at every ``(p, q)`` instead (``O(h^2)`` per segment,
-bounded by ``_DENSE / 2`` entries per element of the row).
+``O(N)`` memory, never ``O(N^2)``. Short halves evaluate the formula at
+every ``(p, q)`` instead (``O(h^2)`` per segment; halves of up to 8 entries
+always, up to ``_DENSE`` while the table stays within ``_DENSE_ENTRIES``).
 
 Partial sums run outward from the junction, so ``m`` carries the rounding
 of the pooled entries only, not of the whole row.
+
+Short rows (the common kernel case: a few taps, a few hundred slices) skip
+the levels and evaluate the min-max formula at every index at once
+(``_minmax_rows``): ``O(n^2 log n)`` work per row, but a fixed program of
+about fifty operations, which compiles in a fraction of the time the
+levels take and runs eagerly with a few dozen kernel launches.
 """
 
 from __future__ import annotations
 
 import math
 
-from keras import ops
+from keras import backend, ops
 
+from keras_kernel_constraints._core.dtypes import MAX_EXPONENT
+
+# Batches of at most this many (row, start, end) windows are solved by the
+# min-max formula evaluated everywhere (a 64-tap kernel with 32 slices fits):
+# for a 16 x 64 batch it compiles in a third of the levels' time and runs
+# eagerly in half of it (python -m benchmarks.first_step); beyond, its
+# O(n^2 log n) work costs more than compiling the levels.
+_MINMAX_WINDOWS = 1 << 17
 # Halves this short evaluate the junction formula at every (p, q) at once:
 # O(h^2) per segment, no gathers, cheapest for the many short segments.
-_DENSE = 8
+# 32 rather than 8 halves the compile time of 64-entry rows (fewer searches
+# to trace) at equal run time on JAX. Past 8, a level's (p, q) table holds
+# up to (h + 1) / 2 entries per entry of the batch, so it is also capped at
+# _DENSE_ENTRIES (2 MiB of float32): no intermediate exceeds the larger of
+# that and 4.5 entries per entry of the batch.
+_DENSE = 32
+_DENSE_ENTRIES = 1 << 19
 # Entries a search step may evaluate across all segments: more probes mean
 # fewer sequential steps, which dominate when there are few long segments.
 _PROBE_BUDGET = 1 << 14
@@ -69,6 +89,13 @@ def isotonic_rows(x):
     rows, n = x.shape
     if n <= 1:
         return x
+    # Row-major entries: slices of a kernel moved last are a strided view on
+    # PyTorch, whose eager operations keep (and pay for) that layout, 2.5x
+    # here. Flattening copies such a view and is free everywhere else.
+    x = ops.reshape(ops.reshape(x, (-1,)), (rows, n))
+    x, unscale = _scaled_below_overflow(x)
+    if rows * n * n <= _MINMAX_WINDOWS:
+        return unscale(_minmax_rows(x))
     size = 1 << (n - 1).bit_length()
     if size > n:
         pad = ops.broadcast_to(ops.max(x, axis=-1, keepdims=True), (rows, size - n))
@@ -81,7 +108,93 @@ def isotonic_rows(x):
         clamped = ops.stack([_min(left, m), _max(right, m)], axis=1)
         x = ops.reshape(clamped, (rows, size))
         h *= 2
-    return x[:, :n] if size > n else x
+    return unscale(x[:, :n] if size > n else x)
+
+
+def _scaled_below_overflow(x):
+    """``(x * 2^-e, undo)`` for rows whose sums of ``n`` entries could overflow.
+
+    Rows with an entry of magnitude ``>= 2^(emax + 1 - e)``, ``n <= 2^(e - 1)``,
+    are scaled by ``2^-e`` (exact, but for entries that fall below the
+    normal range), so no partial sum of the algorithm can reach infinity;
+    ``undo`` scales the solution back (exact: it is no larger than the
+    input). Other rows are multiplied by 1.
+    """
+    n = x.shape[-1]
+    exponent = (n - 1).bit_length() + 1
+    limit = 2.0 ** (MAX_EXPONENT[backend.standardize_dtype(x.dtype)] + 1 - exponent)
+    peak = ops.max(ops.abs(x), axis=-1, keepdims=True)
+    # 1 or 2^-e exactly; arithmetic on a 0/1 flag, one dispatch cheaper than where().
+    factor = 1.0 - (1.0 - 2.0**-exponent) * ops.cast(peak >= limit, x.dtype)
+    return x * factor, lambda solution: solution / factor
+
+
+def _minmax_rows(x):
+    """Isotonic regression of every row by the min-max formula, all at once.
+
+    $$
+    \\hat{x}_i = \\max_{j \\le i} \\min_{k \\ge i} \\frac{1}{k - j + 1} \\sum_{t=j}^{k} x_t
+    $$
+
+    (Barlow et al., 1972, Theorem 1.4). Every window sum is a running sum
+    that starts at the window, so it carries the rounding of the window's
+    own entries only; the minimum over ``k`` is a running minimum from the
+    right. As computed, the result is a maximum over a growing set of
+    minima over shrinking sets of the same numbers, so it is exactly
+    non-decreasing; rows that already are come back bit for bit.
+    """
+    n = x.shape[-1]
+    index = ops.arange(n, dtype="int32")
+    start, end = ops.reshape(index, (n, 1)), ops.reshape(index, (1, n))
+    # [j, k]: 1 where the entries j..k form a window, else 0 (a multiplier:
+    # x * 1 and x + 0 are exact, and cheaper to dispatch than where()).
+    window = ops.cast(start <= end, x.dtype)
+    sums = _running_sum(x[:, None, :] * window)
+    means = sums / ops.cast(ops.maximum(end - start + 1, 1), x.dtype)
+    lowest_after = _scan(means, _min, float("inf"), reverse=True)
+    # log(window) is 0 on windows and -inf off them; off-window entries are
+    # finite (means of zeros and of windows), so the sum leaves exactly the
+    # windows for the maximum.
+    fitted = ops.max(lowest_after + ops.log(window), axis=1)
+    ordered = ops.all(x[:, 1:] >= x[:, :-1], axis=-1, keepdims=True)
+    return ops.where(ordered, x, fitted)
+
+
+def _scan(x, combine, fill, reverse=False):
+    """Inclusive scan of ``combine`` along the last axis, by doubling.
+
+    ``log2(n)`` steps, each one shift and one ``combine`` (Hillis and
+    Steele, 1986): a short program whatever ``n``. ``fill`` is the identity
+    of ``combine``, shifted in from the edge.
+    """
+    shape = tuple(x.shape)
+    n, shift = shape[-1], 1
+    while shift < n:
+        # full + concatenate: ops.pad dispatches about 4x slower on PyTorch.
+        edge = ops.full(shape[:-1] + (shift,), fill, dtype=x.dtype)
+        if reverse:
+            shifted = ops.concatenate([x[..., shift:], edge], axis=-1)
+        else:
+            shifted = ops.concatenate([edge, x[..., :-shift]], axis=-1)
+        x = combine(x, shifted)
+        shift *= 2
+    return x
+
+
+def _add(a, b):
+    return a + b
+
+
+def _running_sum(x):
+    """Cumulative sum along the last axis, in ``x``'s dtype.
+
+    One native cumulative sum, except for float64, which Keras 3.15's
+    cumsum computes in float32 on JAX and PyTorch: a doubling scan of
+    additions keeps it.
+    """
+    if backend.standardize_dtype(x.dtype) == "float64":
+        return _scan(x, _add, 0.0)
+    return ops.cumsum(x, axis=-1)
 
 
 def _junction_value(left, right, h):
@@ -91,10 +204,10 @@ def _junction_value(left, right, h):
     a violation (``left[-1] <= right[0]``) get ``right[0]``, which leaves
     both halves unchanged.
     """
-    if h <= _DENSE:
+    segments = left.shape[0]
+    if h <= min(_DENSE, 8) or (h <= _DENSE and segments * (h + 1) * h <= _DENSE_ENTRIES):
         return _dense_junction(left, right, h)
     dtype = left.dtype
-    segments = left.shape[0]
     descending, top, bottom = _outward_sums(left, right)
     probes = _probes(h, segments)
 
@@ -193,20 +306,27 @@ def _first_false(predicate, like, lo, hi, probes):
 
 
 def _min(a, b):
-    # where() keeps float64 on every backend; ops.minimum returns float32
-    # for two float64 tensors on PyTorch (Keras 3.15).
-    return ops.where(a > b, b, a)
+    # Keras's minimum and maximum compute float64 in float32 on JAX and
+    # PyTorch (Keras 3.15 promotes types as JAX without x64 does); where()
+    # keeps it. For other dtypes they are one dispatch instead of two, and
+    # where() alone costs about 75 us on PyTorch's eager CPU path.
+    if backend.standardize_dtype(a.dtype) == "float64":
+        return ops.where(a > b, b, a)
+    return ops.minimum(a, b)
 
 
 def _max(a, b):
-    return ops.where(a < b, b, a)
+    if backend.standardize_dtype(a.dtype) == "float64":
+        return ops.where(a < b, b, a)
+    return ops.maximum(a, b)
 
 
 def _cumsum(x, block=16):
     """Cumulative sum along the last axis, from additions only.
 
     Rows longer than ``block`` go by blocks: running sums inside each block
-    plus the blocks' own cumulative offsets. XLA on CPU runs this faster
+    (a doubling scan: a few operations, not one per entry) plus the blocks'
+    own cumulative offsets. XLA on CPU runs this faster
     than one long cumulative sum (on 100,000 entries, timed with ``benchmarks``:
     about 17% less time overall), and plain additions keep float64 on every
     backend (Keras's cumsum returns float32 for float64 input on PyTorch).
@@ -214,10 +334,7 @@ def _cumsum(x, block=16):
     shape = tuple(x.shape)
     width = shape[-1]
     if width <= block:
-        running = [x[..., 0]]
-        for j in range(1, width):
-            running.append(running[-1] + x[..., j])
-        return ops.stack(running, axis=-1)
+        return _scan(x, _add, 0.0)
     if width % block:
         pad = ops.zeros(shape[:-1] + (block - width % block,), dtype=x.dtype)
         return _cumsum(ops.concatenate([x, pad], axis=-1), block)[..., :width]

@@ -115,7 +115,9 @@ def test_every_junction_method_is_exact(monkeypatch, dense, budget, n, rng):
     # Short halves evaluate the junction formula everywhere; longer ones
     # search it, in one step (all positions) or several (a few probes per
     # step). Force each method on every level.
+    monkeypatch.setattr(isotonic, "_MINMAX_WINDOWS", 0)
     monkeypatch.setattr(isotonic, "_DENSE", dense)
+    monkeypatch.setattr(isotonic, "_DENSE_ENTRIES", dense * dense)
     monkeypatch.setattr(isotonic, "_PROBE_BUDGET", budget)
     y = np.concatenate([sample(kind, 2, n, rng) for kind in KINDS])
     fn = jit(lambda w: project_monotone(w, axis=-1)) if JAX else project  # a fresh trace
@@ -124,19 +126,60 @@ def test_every_junction_method_is_exact(monkeypatch, dense, budget, n, rng):
     np.testing.assert_allclose(out, reference(y), rtol=0, atol=atol)
 
 
+@pytest.mark.parametrize("n", [2, 3, 17, 64, 130] if JAX else [2, 3, 5, 8, 17, 33, 64, 100, 130])
+def test_min_max_formula_is_exact(monkeypatch, n, rng):
+    # Short rows are solved by the formula evaluated everywhere; force it on
+    # lengths the default budget would send to the levels, and off again.
+    y = np.concatenate([sample(kind, 3, n, rng) for kind in KINDS])
+    atol = tolerance("float64", n, np.abs(y).max())
+    for windows in (1 << 30, 0):
+        monkeypatch.setattr(isotonic, "_MINMAX_WINDOWS", windows)
+        fn = jit(lambda w: project_monotone(w, axis=-1)) if JAX else project  # a fresh trace
+        out = as_f64(fn(tensor(y, "float64"), axis=-1) if not JAX else fn(tensor(y, "float64")))
+        np.testing.assert_allclose(out, reference(y), rtol=0, atol=atol)
+
+
+BOTH_PATHS = pytest.mark.parametrize("windows", [1 << 30, 0], ids=["min-max", "levels"])
+
+
+@BOTH_PATHS
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_feasible_input_is_returned_bit_for_bit(dtype, rng):
-    for n in (1, 2, 6, 64, 1000):
+def test_feasible_input_is_returned_bit_for_bit(monkeypatch, windows, dtype, rng):
+    monkeypatch.setattr(isotonic, "_MINMAX_WINDOWS", windows)
+    for n in (1, 2, 6, 64, 1000 if not windows else 200):
         w = tensor(np.sort(rng.normal(size=(5, n)), axis=-1), dtype)
         w = tensor(np.sort(as_f64(w), axis=-1), dtype)  # sorted after rounding too
-        np.testing.assert_array_equal(to_numpy(project(w, axis=-1)), to_numpy(w))
+        np.testing.assert_array_equal(to_numpy(project_monotone(w, axis=-1)), to_numpy(w))
 
 
+@BOTH_PATHS
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_idempotent_bit_for_bit(dtype, rng):
-    w = tensor(sample("normal", 8, 300, rng), dtype)
-    once = project(w, axis=-1)
-    np.testing.assert_array_equal(to_numpy(project(once, axis=-1)), to_numpy(once))
+def test_idempotent_bit_for_bit(monkeypatch, windows, dtype, rng):
+    monkeypatch.setattr(isotonic, "_MINMAX_WINDOWS", windows)
+    w = tensor(sample("normal", 8, 300 if not windows else 100, rng), dtype)
+    once = project_monotone(w, axis=-1)
+    np.testing.assert_array_equal(to_numpy(project_monotone(once, axis=-1)), to_numpy(once))
+
+
+@BOTH_PATHS
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sums_near_the_largest_float_do_not_overflow(monkeypatch, windows, dtype):
+    # Partial sums of entries near the largest float overflow unless the row
+    # is scaled first; unscaled, [big, big, -big, -big] came back unordered.
+    monkeypatch.setattr(isotonic, "_MINMAX_WINDOWS", windows)
+    big = float(np.finfo(dtype).max)
+    rows = np.array(
+        [
+            [big, big, -big, -big, 0.0, 0.0, 0.0, 0.0, 0.0],
+            [big, big, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            [-big, big, -big, big, -big, big, big, big, -big],
+        ]
+    )
+    out = as_f64(project_monotone(tensor(rows, dtype), axis=-1))
+    assert np.all(np.isfinite(out)) and np.all(np.diff(out, axis=-1) >= 0)
+    # The exact solution, computed in float64 on the scaled input.
+    expected = reference(rows / big) * big
+    np.testing.assert_allclose(out / big, expected / big, rtol=0, atol=16 * EPS[dtype])
 
 
 def test_output_is_exactly_ordered_in_float32(rng):
