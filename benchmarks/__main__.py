@@ -5,6 +5,7 @@
     python -m benchmarks --device gpu     # the same measures on a GPU
     python -m benchmarks --only training,floor --out bench-results
     python -m benchmarks --backend jax    # Keras on JAX instead of TensorFlow
+    python -m benchmarks.first_step       # one measure (each module runs alone)
 
 Install the anchors first: ``pip install -e ".[tf-cpu,bench]"``. Anchors
 that are not installed are listed as skipped. Nothing here asserts a speed:
@@ -31,9 +32,15 @@ import sys
 import tempfile
 import time
 
-from benchmarks import _timing, floor, report, scaling, throughput, training
+from benchmarks import _timing, first_step, floor, report, scaling, throughput, training
 
-MEASURES = {"training": training, "throughput": throughput, "floor": floor, "scaling": scaling}
+MEASURES = {
+    "training": training,
+    "throughput": throughput,
+    "floor": floor,
+    "scaling": scaling,
+    "first_step": first_step,
+}
 
 FULL = {
     "training": {
@@ -51,12 +58,21 @@ FULL = {
         "n": 64,
         "repeats": 10,
     },
+    "first_step": {
+        "taps": 64,
+        "filters": 16,
+        "length": 256,
+        "batch": 32,
+        "rounds": 3,
+        "repeats": 20,
+    },
 }
 SMOKE = {
     "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2, "steps_per_sample": 1},
     "throughput": {"rows": 16, "n": 8, "repeats": 2},
     "floor": {"shape": (64, 64), "repeats": 2},
     "scaling": {"lengths": [16, 64, 256], "groups": [1, 4, 16], "n": 8, "repeats": 2},
+    "first_step": {"taps": 8, "filters": 2, "length": 16, "batch": 4, "rounds": 1, "repeats": 2},
 }
 
 LIBRARIES = [
@@ -166,9 +182,11 @@ def main(argv=None):
         start = time.perf_counter()
         print(f"== {MEASURES[name].TITLE} ...", flush=True)
         result = MEASURES[name].run(measure_sizes, placement)
-        result["seconds"] = time.perf_counter() - start
-        results["measures"].append(result)
-        print(f"   done in {result['seconds']:.0f} s", flush=True)
+        seconds = time.perf_counter() - start
+        for one in result if isinstance(result, list) else [result]:  # a table per backend
+            one["seconds"] = seconds
+            results["measures"].append(one)
+        print(f"   done in {seconds:.0f} s", flush=True)
     if (
         "throughput" in args.only
         and placement.backend == "tensorflow"
@@ -179,11 +197,12 @@ def main(argv=None):
             results["measures"].append(jax_table)
     page = report.write(results, args.out)
     print("\n(smoke mode: tiny sizes, these verdicts mean nothing)" if args.smoke else "")
-    for title, item, ratio, target in report.summary_rows(results):
-        verdict = "met" if ratio["min"] <= target else "MISSED"
+    for title, item, figure, target in report.summary_rows(results):
+        verdict = "met" if figure["min"] <= target else "MISSED"
+        unit = f" {figure['unit']}" if "unit" in figure else ""
         print(
-            f"{title:<22} {item:<58} {ratio['min']:7.3f} (median {ratio['median']:.3f})"
-            f"  target <= {target:g}: {verdict}"
+            f"{title:<22} {item:<58} {figure['min']:7.3f}{unit} (median {figure['median']:.3f})"
+            f"  target <= {target:g}{unit}: {verdict}"
         )
     print(f"\nwrote {page} and {args.out / 'img'}")
     return results

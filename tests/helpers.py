@@ -51,7 +51,26 @@ def as_f64(x) -> np.ndarray:
     return to_numpy(x).astype(np.float64)
 
 
+def _float64_available() -> bool:
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
+FLOAT64 = _float64_available()
+"""False on JAX in its default configuration, which turns float64 into float32."""
+
+NO_FLOAT64 = "JAX without x64 makes no float64 tensors (JAX_ENABLE_X64=1 runs this case)"
+
+needs_float64 = pytest.mark.skipif(not FLOAT64, reason=NO_FLOAT64)
+
+
 def tensor(array, dtype: str):
+    """``array`` as a tensor of ``dtype``; skips the test where the backend cannot make it."""
+    if dtype == "float64" and not FLOAT64:
+        pytest.skip(NO_FLOAT64)
     return keras.ops.convert_to_tensor(np.asarray(array).astype(np_dtype(dtype)), dtype=dtype)
 
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import run_python, sum_tolerance
+from tests.helpers import run_python, sum_tolerance, tensor, to_numpy
 
 FIXTURES = pathlib.Path(__file__).parent / "compat" / "v0_1_0"
 DOCUMENT = json.loads((FIXTURES / "objects.json").read_text())
@@ -68,7 +68,7 @@ def test_every_0_1_0_config_loads_and_computes_the_same_numbers(entry):
         warnings.simplefilter("error")  # a stored config is not a deprecated call form
         obj = keras.saving.deserialize_keras_object(entry["serialized"])
     assert type(obj).__module__.startswith("keras_kernel_constraints.")
-    out = np.asarray(keras.ops.convert_to_numpy(obj(keras.ops.convert_to_tensor(PROBE))))
+    out = to_numpy(obj(tensor(PROBE, "float64")))
     if entry["serialized"]["class_name"] in REFINISHED:
         tolerance = sum_tolerance("float64", PROBE.size, np.abs(PROBE).max())
         np.testing.assert_allclose(out, entry["output"], rtol=0, atol=tolerance)

@@ -97,7 +97,7 @@ def test_closed_form_distance_is_the_distance_to_the_projection(spec, params, rn
     if not the_set.has_distance:
         pytest.skip(f"{spec.name} has no closed-form distance")
     w = 3 * rng.normal(size=(3, 3, 2, 4))
-    distance = np.broadcast_to(as_f64(the_set.distance(w)), w.shape)
+    distance = np.broadcast_to(as_f64(the_set.distance(tensor(w, "float64"))), w.shape)
     gap = (w - spec.reference(params, w)) ** 2
     axes = () if spec.layout == "elementwise" else group_axes(params.get("axis"), w.ndim)
     expected = np.sqrt(gap.sum(axis=axes, keepdims=True) if axes else gap)

@@ -183,9 +183,17 @@ class DistancePenalty(Penalty):
 
     def __repr__(self) -> str:
         return (
-            f"DistancePenalty({self.constraint!r}, strength={self.strength!r}, "
+            f"DistancePenalty({_shown(self.constraint)}, strength={self.strength!r}, "
             f"power={self.power!r})"
         )
+
+
+def _shown(constraint: Any) -> str:
+    """``repr`` of a constraint; Keras's own, which have none, from their config."""
+    if type(constraint).__repr__ is not object.__repr__ or not hasattr(constraint, "get_config"):
+        return repr(constraint)
+    args = ", ".join(f"{k}={v!r}" for k, v in constraint.get_config().items())
+    return f"{type(constraint).__name__}({args})"
 
 
 def _constraint(identifier: Any) -> Any:

@@ -22,6 +22,7 @@ from tests.helpers import (
     FLOAT_DTYPES,
     as_f64,
     jit,
+    needs_float64,
     np_dtype,
     sum_tolerance,
     tensor,
@@ -59,6 +60,7 @@ def test_box_matches_reference_exactly(dtype, rng):
     np.testing.assert_array_equal(to_numpy(project_box(out, lo, hi)), to_numpy(out))
 
 
+@needs_float64
 def test_box_kkt_conditions(rng):
     w = rng.normal(size=(1000,)) * 2
     p = as_f64(project_box(w, -1.0, 0.5))
@@ -82,6 +84,7 @@ def test_box_accepts_broadcast_tensor_bounds(rng):
     np.testing.assert_array_equal(out, np.clip(w, lo, lo + 0.25))
 
 
+@needs_float64
 def test_box_keeps_float64_bounds_exact():
     out = to_numpy(project_box(np.array([-1.0, 1.0]), 0.1, 0.7))
     np.testing.assert_array_equal(out, [0.1, 0.7])
@@ -138,6 +141,7 @@ def test_sum_to_half_precision_accumulates_in_float32(dtype, rng):
     np.testing.assert_allclose(out, ref, rtol=EPS[dtype], atol=1e-6)
 
 
+@needs_float64
 def test_sum_to_is_the_nearest_point(rng):
     w = rng.normal(size=(4, 6)) * 3
     p = as_f64(project_sum_to(w, 2.0, axis=0))
@@ -279,6 +283,7 @@ def weights_and_axes(draw):
 
 @hypothesis.settings(max_examples=60, deadline=None)
 @hypothesis.given(weights_and_axes(), st.floats(-10, 10))
+@needs_float64
 def test_sum_to_properties_on_random_shapes(case, value):
     w, axis = case
     rank = w.ndim

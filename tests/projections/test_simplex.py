@@ -15,7 +15,7 @@ from keras_kernel_constraints.projections import (
     project_l1_ball,
     project_simplex,
 )
-from tests.helpers import EPS, FLOAT_DTYPES, as_f64, tensor, to_numpy
+from tests.helpers import EPS, FLOAT_DTYPES, as_f64, needs_float64, tensor, to_numpy
 from tests.specs.simplex import capped_rows, l1_rows, simplex_rows
 
 reference_simplex = simplex_rows
@@ -56,6 +56,7 @@ def test_simplex_matches_reference(dtype, shape, axis, axes, rng):
     np.testing.assert_allclose(got.sum(axis=1), 1.5, rtol=0, atol=n * EPS[dtype] * 1.5)
 
 
+@needs_float64
 def test_simplex_has_one_threshold_per_group(rng):
     w = rng.normal(size=(40, 6)) * 2
     p = as_f64(project_simplex(w, 2.0, axis=0))  # groups are the 6 columns
@@ -67,6 +68,7 @@ def test_simplex_has_one_threshold_per_group(rng):
         assert abs(p[:, g].sum() - 2.0) <= 1e-12
 
 
+@needs_float64
 def test_simplex_feasible_input_is_unchanged(rng):
     w = rng.dirichlet(np.ones(8), size=5).T  # columns on the simplex
     w[rng.random(w.shape) < 0.3] = 0.0
@@ -117,7 +119,7 @@ def test_simplex_finite_extremes_give_no_nan():
 
 # The single cases a peer library's suite found are in the specs' `extremes`
 # (tests/test_specs.py); this sweep covers every scale of the dtype.
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=needs_float64)])
 def test_simplex_family_sums_to_the_target_at_every_scale(dtype, rng):
     # Groups of 2..9 entries, some near-ties among the largest, at scales up
     # to the dtype's range: the sum must be within n * eps * target of the
@@ -169,6 +171,7 @@ def test_l1_ball_leaves_inside_points_unchanged(rng):
     np.testing.assert_array_equal(to_numpy(project_l1_ball(w, 1.0)), w)
 
 
+@needs_float64
 def test_l1_ball_is_idempotent_and_non_expansive(rng):
     for _ in range(20):
         x, y = 2 * rng.normal(size=(2, 12, 3))
@@ -190,6 +193,7 @@ def test_capped_simplex_matches_reference(dtype, rng):
     np.testing.assert_allclose(out.sum(axis=0), 1.0, rtol=0, atol=10 * EPS[dtype] * 1.0)
 
 
+@needs_float64
 def test_capped_simplex_kkt_conditions(rng):
     w = 3 * rng.normal(size=(50, 4))
     lo, hi = 0.0, 0.07  # 1 / 0.07 is not an integer: every group has a free entry
@@ -203,6 +207,7 @@ def test_capped_simplex_kkt_conditions(rng):
         assert abs(p[:, g].sum() - 1.0) <= 1e-12
 
 
+@needs_float64
 def test_capped_simplex_fixed_point_idempotence_and_degenerate_boxes(rng):
     w = rng.normal(size=(8, 3))
     once = as_f64(project_capped_simplex(w, 2.0, 0.0, 0.5))
@@ -226,6 +231,7 @@ def test_capped_simplex_is_non_expansive(rng):
         assert np.all(np.linalg.norm(px - py, axis=0) <= np.linalg.norm(x - y, axis=0) + 1e-12)
 
 
+@needs_float64
 def test_capped_simplex_accepts_a_target_on_the_edge_up_to_rounding():
     hi = -0.11359424137546492
     value = -1.113594241375465 * 5 + 5 * (hi + 1.113594241375465)  # 5 * hi, rounded

@@ -5,10 +5,11 @@ import pytest
 
 from keras_kernel_constraints.constraints import L2Ball, NormBand
 from keras_kernel_constraints.regularizers import DistancePenalty, L2BallPenalty, NormBandPenalty
-from tests.helpers import to_numpy
+from tests.helpers import needs_float64, to_numpy
 
 
 @pytest.mark.parametrize("power", [1, 2])
+@needs_float64
 def test_norm_penalties_match_numpy_and_are_the_euclidean_distance(power, rng):
     w = rng.normal(size=(6, 8)) * np.linspace(0.1, 2.0, 8)
     norms = np.linalg.norm(w, axis=0)
