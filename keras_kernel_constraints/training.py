@@ -155,6 +155,7 @@ def keep_ema_feasible(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     @functools.wraps(overwrite)
     def overwrite_then_project(trainable_variables: list[Any]) -> Any:
         result = overwrite(trainable_variables)
+        _own_buffers(trainable_variables)
         project_now(trainable_variables)
         return result
 
@@ -171,7 +172,9 @@ class ProjectedEMA(keras.callbacks.Callback):
     model's optimizer and rebuilds the train function so that the compiled
     step uses it. Without it, Keras 3 ends ``fit`` with the moving average of
     *unprojected* weights: a ``Box(0, 0.1)`` kernel has been seen to end with
-    values in ``[-5.2, 7.9]``.
+    values in ``[-5.2, 7.9]``. On JAX it also lets a ``fit`` follow one that
+    used the EMA, which Keras 3.15 alone fails ("donate the same buffer
+    twice").
 
     Example:
 
@@ -190,8 +193,25 @@ class ProjectedEMA(keras.callbacks.Callback):
         if not getattr(getattr(optimizer, "inner_optimizer", optimizer), "use_ema", False):
             return
         keep_ema_feasible(optimizer)
+        # A previous fit may have ended with Keras's own overwrite.
+        _own_buffers(self.model.trainable_variables)
         # The step may already be traced (a previous fit); trace it again.
         self.model.make_train_function(force=True)
+
+
+def _own_buffers(variables: Iterable[Any]) -> None:
+    """On JAX, give each variable a buffer of its own.
+
+    Keras 3.15 ends a ``use_ema`` fit on JAX by assigning each average to its
+    weight, which then share one buffer; the next ``fit`` donates both to the
+    compiled step and fails ("Attempt to donate the same buffer twice"), with
+    or without this package. A copy per variable avoids it. Elsewhere
+    ``assign`` copies already.
+    """
+    if keras.backend.backend() != "jax":
+        return
+    for variable in variables:
+        variable.assign(keras.ops.copy(variable.value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,8 +365,9 @@ class ConstraintViolation(keras.callbacks.Callback):
 
     With constraints applied by the optimizer the values are 0 after every
     epoch. A positive value means some write bypassed the projection: a
-    weight whose gradient was ``None`` (Keras then skips its constraint), an
-    ``assign``, a weight EMA without ``ProjectedEMA``.
+    weight whose gradient was ``None`` (on TensorFlow and PyTorch Keras then
+    skips its constraint; JAX gives such a weight a zero gradient, and it is
+    projected), an ``assign``, a weight EMA without ``ProjectedEMA``.
 
     Example:
 
