@@ -65,6 +65,7 @@ FULL = {
         "batch": 32,
         "rounds": 3,
         "repeats": 20,
+        "torch_compile": True,
     },
 }
 SMOKE = {
@@ -72,7 +73,15 @@ SMOKE = {
     "throughput": {"rows": 16, "n": 8, "repeats": 2},
     "floor": {"shape": (64, 64), "repeats": 2},
     "scaling": {"lengths": [16, 64, 256], "groups": [1, 4, 16], "n": 8, "repeats": 2},
-    "first_step": {"taps": 8, "filters": 2, "length": 16, "batch": 4, "rounds": 1, "repeats": 2},
+    "first_step": {
+        "taps": 8,
+        "filters": 2,
+        "length": 16,
+        "batch": 4,
+        "rounds": 1,
+        "repeats": 2,
+        "torch_compile": False,
+    },
 }
 
 LIBRARIES = [

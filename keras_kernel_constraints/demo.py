@@ -101,7 +101,7 @@ def _sharpening(args, sharpen):
     print("== 1. A 3x3 kernel that sums to 1: learning a sharpening filter ==")
     near_zero = np.array([0.6, -0.59, 0.0], "float32")
     divided = near_zero / near_zero.sum()
-    projected = np.asarray(project_sum_to(near_zero, 1.0))
+    projected = ops.convert_to_numpy(project_sum_to(near_zero, 1.0))
     print(
         f"on {near_zero} (sum {near_zero.sum():+.2f}): divide by sum gives "
         f"{divided}, the projection gives {np.round(projected, 3)}"
@@ -109,7 +109,7 @@ def _sharpening(args, sharpen):
 
     rng = np.random.default_rng(args.seed)
     images = rng.uniform(0.0, 1.0, size=(256, 16, 16, 1)).astype("float32")
-    targets = np.asarray(ops.conv(images, sharpen[:, :, None, None], padding="valid"))
+    targets = ops.convert_to_numpy(ops.conv(images, sharpen[:, :, None, None], padding="valid"))
     approaches = (("SumTo(1.0) projection", SumTo(1.0)), ("divide by sum", _DivideBySum()))
     # What each approach makes of the kernel near sum 0: its largest entry and its sum.
     near_zero_result = {
@@ -168,7 +168,7 @@ def _sharpening(args, sharpen):
 
 
 def _glorot_kernel(seed):
-    return np.asarray(keras.initializers.GlorotUniform(seed=seed)((3, 3, 1, 1)))
+    return ops.convert_to_numpy(keras.initializers.GlorotUniform(seed=seed)((3, 3, 1, 1)))
 
 
 def _fit_kernel(constraint, start, images, targets, epochs):
@@ -257,7 +257,9 @@ class _BuiltOnce(keras.layers.Layer):
     """The common workaround, kept only to show why it fails: a Conv1D kernel
     ``cumsum(exp(v))`` computed once in ``build``. The kernel is then a
     constant; ``v`` gets no gradient and the taps never move, while the bias
-    trains, so ``fit`` runs without an error."""
+    trains, so ``fit`` runs without an error. (On PyTorch the tensor would
+    keep the graph of its one computation and the second step would fail;
+    ``stop_gradient`` makes it the same constant on every backend.)"""
 
     def __init__(self, taps, **kwargs):
         super().__init__(**kwargs)
@@ -266,7 +268,7 @@ class _BuiltOnce(keras.layers.Layer):
     def build(self, input_shape):
         self.v = self.add_weight(shape=(self.taps, 1, 1), initializer="zeros", name="v")
         self.bias = self.add_weight(shape=(1,), initializer="zeros", name="bias")
-        self.kernel = ops.cumsum(ops.exp(self.v - 3.0), axis=0)
+        self.kernel = ops.stop_gradient(ops.cumsum(ops.exp(self.v - 3.0), axis=0))
 
     def call(self, x):
         return ops.conv(x, self.kernel) + self.bias
@@ -277,7 +279,7 @@ def _monotone_fir(args):
     fir = np.asarray(FIR, "float32")
     rng = np.random.default_rng(args.seed + 2)
     x = rng.normal(size=(16, 32, 1)).astype("float32")
-    clean = np.asarray(ops.conv(x, fir[:, None, None]))
+    clean = ops.convert_to_numpy(ops.conv(x, fir[:, None, None]))
     y = clean + 0.5 * rng.normal(size=clean.shape).astype("float32")
     print(f"target taps {fir}; noisy targets (noise std 0.5, 16 short sequences)")
 
@@ -317,7 +319,7 @@ def _fit_fir(name, layer, x, y, fir, epochs):
     model.compile(keras.optimizers.Adam(0.02), "mse", jit_compile=True)
 
     def taps():
-        return np.asarray(layer.kernel)[:, 0, 0]
+        return ops.convert_to_numpy(layer.kernel)[:, 0, 0]
 
     before, feasible = taps(), []
     record = keras.callbacks.LambdaCallback(

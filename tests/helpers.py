@@ -92,9 +92,32 @@ def jit(fn):
     pytest.skip(f"no XLA jit for backend {backend}")
 
 
-requires_tensorflow = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend"
-)
+def tensorflow_only(why: str):
+    """Skip mark for a test that is TensorFlow by nature; ``why`` says what it uses."""
+    return pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason=f"TensorFlow only: {why}"
+    )
+
+
+def gradient(fn, value: np.ndarray) -> np.ndarray:
+    """d fn(w) / dw at ``value`` (float64 array) with the active backend's autodiff."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        w = tf.Variable(value)
+        with tf.GradientTape() as tape:
+            loss = fn(w)
+        return tape.gradient(loss, w).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(fn)(tensor(value, str(value.dtype))))
+    import torch
+
+    w = torch.tensor(value, requires_grad=True)
+    fn(w).backward()
+    return w.grad.numpy()
 
 
 def run_python(code: str, *args: str, timeout: float = 300) -> str:

@@ -9,21 +9,33 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from benchmarks import __main__ as bench_main
-from benchmarks import report, scaling
+from benchmarks import first_step, report, scaling
 
 pytestmark = pytest.mark.slow  # the benchmark smoke run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+BACKEND = keras.backend.backend()
+# The harness compiles its contenders with XLA (tf.function or jax.jit);
+# its first_step measure covers PyTorch from a child process.
+xla_backend = pytest.mark.skipif(
+    BACKEND not in ("tensorflow", "jax"),
+    reason="the benchmark harness runs on TensorFlow or JAX (it times XLA-compiled calls)",
+)
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """One ``python -m benchmarks --smoke`` run in a fresh process."""
+    """One ``python -m benchmarks --smoke`` run in a fresh process, on this run's backend."""
+    if BACKEND not in ("tensorflow", "jax"):
+        pytest.skip("the benchmark harness runs on TensorFlow or JAX (it times XLA-compiled calls)")
     out = tmp_path_factory.mktemp("bench")
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
         cwd=ROOT,
@@ -42,7 +54,7 @@ def _positive(t):
 
 def test_smoke_header_names_machine_and_library_versions(smoke):
     _, results, stdout = smoke
-    assert results["smoke"] and results["backend"] == "tensorflow" and results["device"] == "CPU"
+    assert results["smoke"] and results["backend"] == BACKEND and results["device"] == "CPU"
     for library in ("keras", "numpy"):
         assert f"{library} {results['versions'][library]}" in stdout.splitlines()[0]
 
@@ -50,10 +62,22 @@ def test_smoke_header_names_machine_and_library_versions(smoke):
 def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
     _, results, _ = smoke
     by_title = {m["title"]: m for m in results["measures"]}
-    titles = [m.TITLE for m in bench_main.MEASURES.values()]
-    if importlib.util.find_spec("jax"):  # the throughput measure again, on Keras's JAX backend
-        titles.append("Projection throughput, Keras on JAX")
+    titles = [m.TITLE for m in bench_main.MEASURES.values() if m is not first_step]
+    for backend, name in first_step.BACKENDS.items():  # two tables per installed backend
+        if importlib.util.find_spec(first_step.MODULES[backend]):
+            titles += [f"{first_step.TITLE}, Keras on {name}"]
+            titles += [f"{first_step.EAGER_TITLE}, Keras on {name}"]
+    if BACKEND == "tensorflow" and importlib.util.find_spec("jax"):
+        titles.append("Projection throughput, Keras on JAX")  # the same measure, on JAX
     assert list(by_title) == titles
+
+    for title, measure in by_title.items():
+        if not title.startswith((first_step.TITLE, first_step.EAGER_TITLE)):
+            continue
+        labels = [row["contender"] for row in measure["rows"]]
+        assert labels[0] == "unconstrained" and "Monotone()" in labels
+        for row in measure["rows"]:
+            assert _positive(row)
 
     training = by_title["Training overhead"]["rows"]
     assert training[0]["contender"] == "unconstrained"
@@ -104,13 +128,20 @@ def test_smoke_writes_the_page_and_plots(smoke):
             "scaling_length.png",
             "scaling_groups.png",
         ]
-        if importlib.util.find_spec("jax"):
+        if BACKEND == "tensorflow" and importlib.util.find_spec("jax"):
             expected.append("projection_throughput_keras_on_jax.png")
+        for name in first_step.BACKENDS.values():
+            if any(m["title"].endswith(f"Keras on {name}") for m in results["measures"]):
+                expected += [
+                    f"first_training_step_keras_on_{name.lower()}.png",
+                    f"eager_training_step_keras_on_{name.lower()}.png",
+                ]
         assert images == sorted(expected)
         for name in images:
             assert f"](img/{name})" in page
 
 
+@xla_backend
 def test_anchors_are_checked_against_ours_before_timing():
     """A contender that computes something else fails the run, not the ratio."""
     import numpy as np
@@ -132,12 +163,19 @@ def test_anchors_are_checked_against_ours_before_timing():
         )
 
 
+@xla_backend
 def test_gpu_request_without_a_gpu_fails_clearly():
-    import tensorflow as tf
-
     from benchmarks import _timing
 
-    if tf.config.list_physical_devices("GPU"):
+    if BACKEND == "jax":
+        import jax
+
+        visible = any(d.platform == "gpu" for d in jax.devices())
+    else:
+        import tensorflow as tf
+
+        visible = bool(tf.config.list_physical_devices("GPU"))
+    if visible:
         pytest.skip("a GPU is visible")
     with pytest.raises(SystemExit, match="sees no GPU"):
         _timing.Placement("gpu")

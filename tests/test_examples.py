@@ -1,15 +1,22 @@
 """Every script in examples/ runs and prints what it claims."""
 
+import importlib.util
 import pathlib
 import re
 import subprocess
 import sys
 
+import keras
 import pytest
 
 pytestmark = pytest.mark.slow  # runs every example script in a fresh process
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+# model.export() writes a TensorFlow SavedModel: Keras does it on TensorFlow,
+# and on JAX when tensorflow is installed.
+EXPORTS = keras.backend.backend() in ("tensorflow", "jax") and bool(
+    importlib.util.find_spec("tensorflow")
+)
 
 
 def run_example(name, *args):
@@ -22,7 +29,9 @@ def run_example(name, *args):
 
 def test_sharpening_example_recovers_the_kernel(tmp_path):
     out = run_example("sharpening_kernel.py", "--epochs", "25", "--out", str(tmp_path / "k.png"))
-    assert float(re.search(r"sum of entries: (\S+)", out).group(1)) == 1.0
+    # Within the float32 sum tolerance of 9 entries of magnitude <= 5 (tests/helpers.py);
+    # printed to 6 decimals, TensorFlow's sum rounds to 1.000000, PyTorch's to 1.000001.
+    assert abs(float(re.search(r"sum of entries: (\S+)", out).group(1)) - 1.0) <= 9 * 2**-23 * 5
     assert float(re.search(r"max abs error vs the sharpening kernel: (\S+)", out).group(1)) <= 0.05
     assert (tmp_path / "k.png").exists()
 
@@ -61,12 +70,9 @@ def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
     for name in ("worst decrease", "most negative tap", "most negative weight"):
         assert float(re.search(rf"{name}: (\S+)", out).group(1)) == 0.0
     assert float(re.search(r"filter sum - 1\|: (\S+)", out).group(1)) <= 1e-5
-    assert (
-        float(
-            re.search(r"serves the reloaded model's predictions: max difference (\S+)", out).group(
-                1
-            )
-        )
-        <= 1e-5
-    )
+    served = re.search(r"serves the reloaded model's predictions: max difference (\S+)", out)
+    if EXPORTS:
+        assert float(served.group(1)) <= 1e-5
+    else:
+        assert served is None and "export skipped: model.export() writes a TensorFlow" in out
     assert (tmp_path / "s.png").exists()

@@ -14,7 +14,7 @@ from keras_kernel_constraints.regularizers import (
     SumToPenalty,
 )
 from tests.catalog import CONSTRAINTS, REGULARIZERS, catalog_model
-from tests.helpers import requires_tensorflow, run_python
+from tests.helpers import run_python, tensorflow_only
 from tests.specs import allowed, max_violation
 
 ATTRIBUTES = ("kernel_constraint", "kernel_regularizer", "bias_constraint", "bias_regularizer")
@@ -130,7 +130,7 @@ def test_model_config_round_trips_in_process(trained):
 
 
 @pytest.mark.slow
-@requires_tensorflow
+@tensorflow_only("model.export() writes a TensorFlow SavedModel (served with tf.saved_model)")
 def test_export_serves_the_same_predictions(trained, tmp_path):
     import tensorflow as tf
 
@@ -190,7 +190,7 @@ def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_p
 
 
 @pytest.mark.slow
-@requires_tensorflow
+@tensorflow_only("model.export() writes a TensorFlow SavedModel (served with tf.saved_model)")
 def test_catalog_model_exports_and_serves(tmp_path):
     import tensorflow as tf
 

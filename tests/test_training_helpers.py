@@ -14,7 +14,7 @@ from keras_kernel_constraints.training import (
     project_now,
 )
 from tests.catalog import assert_catalog_feasible, catalog_model
-from tests.helpers import requires_tensorflow
+from tests.helpers import tensorflow_only
 from tests.specs import allowed, max_violation
 
 BOX = Box(0.0, 0.1)
@@ -380,7 +380,7 @@ def test_constraint_violation_is_zero_when_projections_apply_and_reports_gaps():
     np.testing.assert_allclose(gap.unused.numpy(), -1.0 if expected else 0.0)
 
 
-@requires_tensorflow
+@tensorflow_only("reads TensorBoard event files with tf.compat.v1")
 def test_constraint_violation_reaches_tensorboard(tmp_path):
     import tensorflow as tf
 

@@ -8,10 +8,10 @@ import pytest
 
 from keras_kernel_constraints.constraints import Box, NonNeg, Simplex
 from tests.catalog import assert_catalog_feasible, catalog_model
-from tests.helpers import requires_tensorflow, run_python
+from tests.helpers import run_python, tensorflow_only
 from tests.specs import allowed, max_violation
 
-pytestmark = [requires_tensorflow, pytest.mark.slow]  # distribution, mixed precision and EMA fits
+pytestmark = pytest.mark.slow  # distribution, mixed precision and EMA fits
 
 # Logical devices must be set before TensorFlow starts, hence a fresh process.
 # The model (every catalogued constraint) travels as JSON.
@@ -44,6 +44,7 @@ print(json.dumps(results))
 """
 
 
+@tensorflow_only("tf.distribute.MirroredStrategy (keras.distribution: test_distribution_jax.py)")
 def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device(tmp_path):
     (tmp_path / "model.json").write_text(catalog_model().to_json())
     results = json.loads(run_python(MIRRORED, str(tmp_path / "model.json")))
@@ -112,6 +113,7 @@ def test_loss_scaling_skips_a_non_finite_step_and_stays_feasible(policy):
 # -- custom training loops ---------------------------------------------------------
 
 
+@tensorflow_only("a tf.GradientTape loop with a tf.Variable")
 def test_gradient_tape_loop_projects_add_weight_and_tf_variables():
     import tensorflow as tf
 
@@ -261,6 +263,7 @@ def architecture(tmp_path):
     return path
 
 
+@tensorflow_only("tf.distribute.MultiWorkerMirroredStrategy")
 def test_multi_worker_custom_loop_keeps_workers_identical_and_feasible(architecture):
     first, second = run_two_workers("loop", architecture)
     assert first.keys() == second.keys()
@@ -269,6 +272,7 @@ def test_multi_worker_custom_loop_keeps_workers_identical_and_feasible(architect
     assert_catalog_feasible({name: np.asarray(w, np.float32) for name, w in first.items()})
 
 
+@tensorflow_only("tf.distribute.MultiWorkerMirroredStrategy")
 @pytest.mark.xfail(
     strict=True,
     reason="Keras 3.15: model.fit under MultiWorkerMirroredStrategy fails in "

@@ -10,8 +10,8 @@ from tests.catalog import CONSTRAINTS
 from tests.helpers import (
     FLOAT_DTYPES,
     assert_config_round_trips,
-    requires_tensorflow,
     tensor,
+    tensorflow_only,
     to_numpy,
 )
 from tests.specs import spec_of
@@ -63,7 +63,7 @@ def test_calling_the_constraint_on_a_variable_projects_it(constraint, dtype, rng
     )
 
 
-@requires_tensorflow
+@tensorflow_only("autograph converts a user's tf.function")
 def test_autograph_converts_every_constraint_without_a_warning(caplog):
     # A user's own tf.function (autograph on) must not log "could not transform".
     import tensorflow as tf
