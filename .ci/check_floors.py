@@ -1,7 +1,7 @@
 """The floor lane installs exactly the lowest versions pyproject.toml declares.
 
 Every ``>=`` bound of a runtime dependency (``dependencies`` and the backend
-extras ``tf-cpu``, ``jax`` and ``torch``) must be pinned to that same
+extras ``tf-cpu``, ``tf``, ``jax`` and ``torch``) must be pinned to that same
 version in ``.ci/floors.txt``, and each pin installed here must be what is
 installed: the declared floors cannot drift from the tested ones.
 """
@@ -16,7 +16,7 @@ import sys
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUNTIME_EXTRAS = ("tf-cpu", "jax", "torch")
+RUNTIME_EXTRAS = ("tf-cpu", "tf", "jax", "torch")
 REQUIREMENT = r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)"
 
 
@@ -56,7 +56,7 @@ def main() -> None:
             installed = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue  # another lane's backend (jax, torch): pinned for that lane
-        if installed != version:
+        if installed.split("+")[0] != version:  # 2.13.0+cpu is the 2.13.0 floor
             problems.append(f"{name}: {installed} installed, the floor is {version}")
     if problems:
         sys.exit("floors out of step:\n  " + "\n  ".join(problems))

@@ -85,7 +85,13 @@ def _compiled(constraint: Callable[[Any], Any]) -> Callable[[Any], Any]:
         # The program refers to its key weakly, so the cache never keeps a
         # constraint alive.
         owner = weakref.ref(constraint)
-        program = _JAX_PROGRAMS[constraint] = jax.jit(lambda value: owner()(value))
+
+        def project(value: Any) -> Any:
+            alive = owner()
+            assert alive is not None  # the cache entry goes with its constraint
+            return alive(value)
+
+        program = _JAX_PROGRAMS[constraint] = jax.jit(project)
     return program
 
 

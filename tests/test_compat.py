@@ -52,7 +52,11 @@ def test_a_model_saved_by_0_1_0_loads_predicts_identically_and_trains_feasibly(t
     report = json.loads(run_python(LOADER, str(FIXTURES), str(tmp_path / "after.npz")))
     assert report["modules"] == ["keras_kernel_constraints"]
     after = np.load(tmp_path / "after.npz")
-    np.testing.assert_array_equal(after["before"], np.load(FIXTURES / "predictions.npy"))
+    saved = np.load(FIXTURES / "predictions.npy")
+    if keras.backend.backend() == "tensorflow":  # where 0.1.0 computed them
+        np.testing.assert_array_equal(after["before"], saved)
+    else:  # the same weights; the matrix products round in another order
+        np.testing.assert_allclose(after["before"], saved, rtol=1e-6, atol=1e-6)
     assert len(report["constraints"]) == 18  # every constraint of 0.1.0's catalogue
     for name, config in report["constraints"].items():
         constraint = keras.saving.deserialize_keras_object(config)
@@ -69,7 +73,10 @@ def test_every_0_1_0_config_loads_and_computes_the_same_numbers(entry):
         obj = keras.saving.deserialize_keras_object(entry["serialized"])
     assert type(obj).__module__.startswith("keras_kernel_constraints.")
     out = to_numpy(obj(tensor(PROBE, "float64")))
-    if entry["serialized"]["class_name"] in REFINISHED:
+    # 0.1.0 wrote its outputs on TensorFlow; other backends sum in other
+    # orders, so there the same numbers means within the sum tolerance.
+    same_backend = keras.backend.backend() == "tensorflow"
+    if entry["serialized"]["class_name"] in REFINISHED or not same_backend:
         tolerance = sum_tolerance("float64", PROBE.size, np.abs(PROBE).max())
         np.testing.assert_allclose(out, entry["output"], rtol=0, atol=tolerance)
     else:

@@ -1,5 +1,6 @@
 """Package-level promises: version, typing marker, backend-neutral library code."""
 
+import ast
 import pathlib
 import re
 
@@ -17,11 +18,31 @@ def test_typing_marker_ships():
     assert (PACKAGE / "py.typed").exists()
 
 
+# The one place that runs code on a backend rather than computing with it:
+# project_now compiles each constraint with jax.jit on JAX (outside a step,
+# eager JAX compiles every operation for every new shape).
+EXECUTION_ONLY = {("training.py", "_compiled")}
+
+
 def test_library_code_imports_no_backend_directly():
-    offenders = [
-        f"{path.name}:{number}"
-        for path in PACKAGE.rglob("*.py")
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if re.match(r"\s*(import|from)\s+(tensorflow|jax|torch)\b", line)
-    ]
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        allowed = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef)
+            and (path.name, function.name) in EXECUTION_ONLY
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            backend = any(n.split(".")[0] in ("tensorflow", "jax", "torch") for n in names)
+            if backend and id(node) not in allowed:
+                offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []

@@ -88,11 +88,14 @@ class ResolvedLayout:
         back to ``shape``. Shapes are static, so both are free reshapes plus
         one transpose each under XLA.
         """
-        others = [a for a in range(len(self.shape)) if a not in self.axes]
+        # Comparisons, not `in` or `.index`: torch.compile (Dynamo, torch 2.13)
+        # mis-evaluates membership in a tuple of ints it has made dynamic.
+        rank = len(self.shape)
+        others = [a for a in range(rank) if all(a != b for b in self.axes)]
         perm = others + list(self.axes)
         rows = ops.reshape(ops.transpose(x, perm), (-1, self.size))
         moved_shape = tuple(self.shape[a] for a in perm)
-        inverse = [perm.index(a) for a in range(len(self.shape))]
+        inverse = [next(i for i, p in enumerate(perm) if p == a) for a in range(rank)]
 
         def restore(r: Any) -> Any:
             return ops.transpose(ops.reshape(r, moved_shape), inverse)

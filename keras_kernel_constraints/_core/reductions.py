@@ -34,12 +34,12 @@ def scaled_group_sum(x: Any, layout: ResolvedLayout, factor: float) -> Any:
     if not (leading or trailing) or len(axes) == rank:
         return ops.sum(x * factor, axis=axes, keepdims=True)
     weights = ops.full((n,), factor, dtype=x.dtype)
-    kept = [1 if a in axes else d for a, d in enumerate(shape)]
+    grouped = (1,) * len(axes)
     if leading:
         sums = ops.einsum("ij,i->j", ops.reshape(x, (n, -1)), weights)
-    else:
-        sums = ops.einsum("ij,j->i", ops.reshape(x, (-1, n)), weights)
-    return ops.reshape(sums, kept)
+        return ops.reshape(sums, grouped + tuple(shape[len(axes) :]))
+    sums = ops.einsum("ij,j->i", ops.reshape(x, (-1, n)), weights)
+    return ops.reshape(sums, tuple(shape[: rank - len(axes)]) + grouped)
 
 
 def group_norm_parts(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
