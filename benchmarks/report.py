@@ -102,7 +102,9 @@ READING = {
         "and (with `jit_compile=True`) XLA compiles it, constraints included. Each round "
         "builds a fresh model per contender; `extra ms` is the difference of the mins "
         "from the unconstrained model, the cost of compiling the projection. On "
-        "PyTorch the default step is eager, so its first step compiles nothing."
+        "PyTorch, `jit_compile=True` is `torch.compile` (a few contenders, one round: "
+        "Inductor caches generated code on disk, so the later models in a run compile "
+        "faster than a user's first); the eager table shows its default step."
     ),
     "Eager training step": (
         "Steps that run operation by operation (PyTorch's default; `run_eagerly=True` "
@@ -201,6 +203,7 @@ def markdown(results, images):
         "the ratio of the mins (the least noisy estimate of each cost). Ratios are ours "
         "divided by the reference: below 1 means we are faster.",
         "",
+        *[line for note in results.get("notes", []) for line in (f"**Note.** {note}", "")],
         "## Summary",
         "",
         "| measure | item | ratio min (median) | target | met |",

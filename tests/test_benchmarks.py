@@ -77,7 +77,10 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
         labels = [row["contender"] for row in measure["rows"]]
         assert labels[0] == "unconstrained" and "Monotone()" in labels
         for row in measure["rows"]:
-            assert _positive(row)
+            if row["contender"].startswith("project_now"):  # first call, then second call
+                assert row["min"] > 0 and row["median"] > 0
+            else:
+                assert _positive(row)
 
     training = by_title["Training overhead"]["rows"]
     assert training[0]["contender"] == "unconstrained"

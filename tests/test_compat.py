@@ -22,7 +22,8 @@ PROBE = np.asarray(DOCUMENT["probe"], np.float64)
 # 0.2.0 finishes the simplex family's threshold the way optax and jaxopt do
 # (the target kept apart from max|w|, for extreme scales), so these may now
 # round differently: within their sum tolerance for the probe, not bit for bit.
-REFINISHED = {"Simplex", "CappedSimplex", "L1Ball"}
+# So may Monotone, whose short slices 0.2.0 solves by the min-max formula.
+REFINISHED = {"Simplex", "CappedSimplex", "L1Ball", "Monotone"}
 
 LOADER = r"""
 import json, sys
