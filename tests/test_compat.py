@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_kernel_constraints  # noqa: F401  (registers the classes the fixtures name)
 from tests.helpers import run_python, sum_tolerance, tensor, to_numpy
 
 FIXTURES = pathlib.Path(__file__).parent / "compat" / "v0_1_0"
