@@ -7,9 +7,10 @@ backend that is installed, a child process (Keras picks its backend at
 import) measures:
 
 - **first step**: a fresh model's first ``train_on_batch``, which traces and
-  compiles the step (``jit_compile=True`` on TensorFlow and JAX; PyTorch's
-  default step is eager), in interleaved rounds after one warm-up model, so
-  one-time runtime start-up is not charged to the first contender;
+  compiles the step (``jit_compile=True``: XLA on TensorFlow and JAX,
+  ``torch.compile`` for a few contenders on PyTorch), in interleaved rounds
+  after two warm-up models, so one-time runtime start-up is not charged to
+  the first contender;
 - **eager steps**: ``run_eagerly=True`` on TensorFlow and JAX, the default
   (eager) step on PyTorch, timed interleaved after warm-up;
 - **project_now**: the first call of ``training.project_now`` on a model with
