@@ -45,7 +45,7 @@ of the pooled entries only, not of the whole row.
 Short rows (the common kernel case: a few taps, a few hundred slices) skip
 the levels and evaluate the min-max formula at every index at once
 (``_minmax_rows``): ``O(n^2 log n)`` work per row, but a fixed program of
-about fifty operations, which compiles in a fraction of the time the
+about forty operations, which compiles in a fraction of the time the
 levels take and runs eagerly with a few dozen kernel launches.
 """
 
