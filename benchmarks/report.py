@@ -57,7 +57,7 @@ MISS_NOTES = {
     ),
     ("First training step", "Monotone"): (
         "the isotonic regression is traced into the step: the min-max formula for short "
-        "slices (about forty operations), the merge levels for long or many slices."
+        "slices (about fifteen operations), the merge levels for long or many slices."
     ),
     ("First training step", "project_now"): (
         "outside fit, JAX compiles every operation for every new shape; project_now "
@@ -65,7 +65,7 @@ MISS_NOTES = {
     ),
     ("Eager training step", "Monotone"): (
         "an eager step launches every operation of the projection separately; the "
-        "min-max formula is about forty of them on the (slices, taps, taps) windows."
+        "min-max formula is about fifteen of them on the (slices, taps, taps) windows."
     ),
     ("Training overhead", ""): (
         "compare with the control row: a ratio inside the control's is measurement noise."

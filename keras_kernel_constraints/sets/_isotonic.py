@@ -43,25 +43,30 @@ Partial sums run outward from the junction, so ``m`` carries the rounding
 of the pooled entries only, not of the whole row.
 
 Short rows (the common kernel case: a few taps, a few hundred slices) skip
-the levels and evaluate the min-max formula at every index at once
-(``_minmax_rows``): ``O(n^2 log n)`` work per row, but a fixed program of
-about forty operations, which compiles in a fraction of the time the
-levels take and runs eagerly with a few dozen kernel launches.
+the levels and evaluate a min-max formula at every index at once
+(``_minmax_rows``): ``O(n^2)`` memory and work per row (``O(n^2 log n)``
+in float64), but a fixed program of about fifteen operations, which
+compiles in a fraction of the time the levels take and runs eagerly with
+few kernel launches.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 from keras import backend, ops
 
 from keras_kernel_constraints._core.dtypes import MAX_EXPONENT
 
 # Batches of at most this many (row, start, end) windows are solved by the
-# min-max formula evaluated everywhere (a 64-tap kernel with 32 slices fits):
-# for a 16 x 64 batch it compiles in a third of the levels' time and runs
-# eagerly in half of it (python -m benchmarks.first_step); beyond, its
-# O(n^2 log n) work costs more than compiling the levels.
+# min-max formula evaluated everywhere (a 64-tap kernel with 32 slices fits).
+# Measured on 2 CPU cores (float32, 64 to 512 entries per row): it compiles in
+# 0.1-0.3 s under XLA against 0.5-2.4 s for the levels, and runs eagerly on
+# PyTorch 1.4-20x faster, but a compiled call costs 1.5-5x the levels'
+# (+0.15 ms at 2^16 windows, +0.3 ms at 2^18, +2 ms at 2^21 on JAX): past
+# 2^17 windows, a few thousand steps repay the levels' compile time.
 _MINMAX_WINDOWS = 1 << 17
 # Halves this short evaluate the junction formula at every (p, q) at once:
 # O(h^2) per segment, no gathers, cheapest for the many short segments.
@@ -130,59 +135,80 @@ def _scaled_below_overflow(x):
 
 
 def _minmax_rows(x):
-    """Isotonic regression of every row by the min-max formula, all at once.
+    """Isotonic regression of every row by a min-max formula, all at once.
 
     $$
-    \\hat{x}_i = \\max_{j \\le i} \\min_{k \\ge i} \\frac{1}{k - j + 1} \\sum_{t=j}^{k} x_t
+    \\hat{x}_i = \\max_{j \\le i} u_j, \\qquad
+    u_j = \\min_{k \\ge j} \\frac{1}{k - j + 1} \\sum_{t=j}^{k} x_t
     $$
 
-    (Barlow et al., 1972, Theorem 1.4). Every window sum is a running sum
-    that starts at the window, so it carries the rounding of the window's
-    own entries only; the minimum over ``k`` is a running minimum from the
-    right. As computed, the result is a maximum over a growing set of
-    minima over shrinking sets of the same numbers, so it is exactly
-    non-decreasing; rows that already are come back bit for bit.
+    ``u_j`` is the lowest mean of a window starting at ``j``. This is
+    Barlow et al.'s max-min formula (1972, Theorem 1.4,
+    ``max_{j <= i} min_{k >= i}``) with the inner minimum taken over
+    ``k >= j`` instead, which is one reduction rather than a running
+    minimum per ``i``. The two agree: in the solution's blocks, at a block's
+    first index ``u_j`` is the block's value (the block's prefixes, and the
+    higher blocks after it, average at least that), and at any other index
+    ``u_j`` is at most the block's value (the window to the block's end is
+    one of the candidates, and a block's suffixes average at most its
+    value); the running maximum therefore picks, at every ``i``, the value of
+    ``i``'s block.
+
+    Every window sum is a running sum that starts at the window, so it
+    carries the rounding of the window's own entries only. As computed, the
+    result is a running maximum, so it is exactly non-decreasing; rows that
+    already are come back bit for bit.
     """
     n = x.shape[-1]
-    index = ops.arange(n, dtype="int32")
-    start, end = ops.reshape(index, (n, 1)), ops.reshape(index, (1, n))
-    # [j, k]: 1 where the entries j..k form a window, else 0 (a multiplier:
-    # x * 1 and x + 0 are exact, and cheaper to dispatch than where()).
-    window = ops.cast(start <= end, x.dtype)
+    dtype = backend.standardize_dtype(x.dtype)
+    window, length, above_inf, below_inf = (
+        ops.convert_to_tensor(table, dtype=dtype) for table in _window_tables(n, dtype)
+    )
     sums = _running_sum(x[:, None, :] * window)
-    means = sums / ops.cast(ops.maximum(end - start + 1, 1), x.dtype)
-    lowest_after = _scan(means, _min, float("inf"), reverse=True)
-    # log(window) is 0 on windows and -inf off them; off-window entries are
-    # finite (means of zeros and of windows), so the sum leaves exactly the
-    # windows for the maximum.
-    fitted = ops.max(lowest_after + ops.log(window), axis=1)
+    lowest = ops.min(sums / length + above_inf, axis=-1)
+    fitted = ops.max(lowest[:, :, None] + below_inf, axis=1)
     ordered = ops.all(x[:, 1:] >= x[:, :-1], axis=-1, keepdims=True)
     return ops.where(ordered, x, fitted)
 
 
-def _scan(x, combine, fill, reverse=False):
-    """Inclusive scan of ``combine`` along the last axis, by doubling.
+@functools.lru_cache(maxsize=32)
+def _window_tables(n, dtype):
+    """Constant ``(n, n)`` tables indexed ``[j, k]`` (window ``j..k`` when ``j <= k``).
 
-    ``log2(n)`` steps, each one shift and one ``combine`` (Hillis and
-    Steele, 1986): a short program whatever ``n``. ``fill`` is the identity
-    of ``combine``, shifted in from the edge.
+    ``window`` is 1 on windows, 0 elsewhere; ``length`` is ``k - j + 1``
+    (1 off windows, so their means are those of zeros); ``above_inf`` is 0
+    on windows and ``+inf`` off them, ``below_inf`` is 0 on windows and
+    ``-inf`` off them. Multipliers and addends, not ``where()``: ``x * 1``,
+    ``x + 0`` are exact and every entry they meet is finite. NumPy, built
+    once per length and dtype (float32 for dtypes NumPy lacks): constants in
+    a compiled program, no operations and no conversions eagerly.
+    """
+    table_dtype = dtype if dtype in ("float32", "float64") else "float32"
+    start, end = np.arange(n)[:, None], np.arange(n)[None, :]
+    inside = start <= end
+    tables = (
+        inside,
+        np.maximum(end - start + 1, 1),
+        np.where(inside, 0.0, np.inf),
+        np.where(inside, 0.0, -np.inf),
+    )
+    return tuple(table.astype(table_dtype) for table in tables)
+
+
+def _doubling_sum(x):
+    """Running sum along the last axis, by doubling: additions only.
+
+    ``log2(n)`` steps, each one shift and one addition (Hillis and Steele,
+    1986): a short program whatever ``n``.
     """
     shape = tuple(x.shape)
     n, shift = shape[-1], 1
     while shift < n:
-        # full + concatenate: ops.pad dispatches about 4x slower on PyTorch.
-        edge = ops.full(shape[:-1] + (shift,), fill, dtype=x.dtype)
-        if reverse:
-            shifted = ops.concatenate([x[..., shift:], edge], axis=-1)
-        else:
-            shifted = ops.concatenate([edge, x[..., :-shift]], axis=-1)
-        x = combine(x, shifted)
+        # zeros + concatenate: ops.pad dispatches about 4x slower on PyTorch.
+        edge = ops.zeros(shape[:-1] + (shift,), dtype=x.dtype)
+        x = x + ops.concatenate([edge, x[..., :-shift]], axis=-1)
         shift *= 2
     return x
-
-
-def _add(a, b):
-    return a + b
 
 
 def _running_sum(x):
@@ -193,7 +219,7 @@ def _running_sum(x):
     additions keeps it.
     """
     if backend.standardize_dtype(x.dtype) == "float64":
-        return _scan(x, _add, 0.0)
+        return _doubling_sum(x)
     return ops.cumsum(x, axis=-1)
 
 
@@ -334,7 +360,7 @@ def _cumsum(x, block=16):
     shape = tuple(x.shape)
     width = shape[-1]
     if width <= block:
-        return _scan(x, _add, 0.0)
+        return _doubling_sum(x)
     if width % block:
         pad = ops.zeros(shape[:-1] + (block - width % block,), dtype=x.dtype)
         return _cumsum(ops.concatenate([x, pad], axis=-1), block)[..., :width]
