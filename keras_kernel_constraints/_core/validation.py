@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
+
+from keras_kernel_constraints._core import params
 
 ALLOWED_POWERS = (1, 2)
 
@@ -76,6 +79,45 @@ def optional_ordered_bounds(min_value, max_value) -> tuple[float | None, float |
     if min_value is not None and max_value is not None:
         ordered_bounds(min_value, max_value)
     return min_value, max_value
+
+
+def optional_interval(min_value, max_value, *, owner: str) -> tuple[float, float]:
+    """Bounds of a box side by side: ``None`` or an infinite bound on its open side.
+
+    Returns ``(min_value, max_value)`` with ``None`` for an open side. Neither
+    bound at all keeps the 0.1.0 defaults ``(0.0, 1.0)`` with a
+    ``DeprecationWarning``; a bound that excludes every number (``min_value``
+    of ``+inf``, ``max_value`` of ``-inf``), NaN or ``min_value > max_value``
+    raises ``ValueError``.
+    """
+    if min_value is None and max_value is None:
+        warnings.warn(
+            f"{owner}() without bounds means [0, 1], its 0.1.0 default, until "
+            f"{params.REMOVAL}, when a bound is required; write {owner}(0.0, 1.0), or "
+            f"{owner}(min_value=...) / {owner}(max_value=...) for a one-sided box.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return 0.0, 1.0
+    lo = _open_side(min_value, "min_value", open_at=-math.inf)
+    hi = _open_side(max_value, "max_value", open_at=math.inf)
+    if lo is not None and hi is not None:
+        ordered_bounds(lo, hi)
+    return lo, hi
+
+
+def _open_side(value, name: str, *, open_at: float) -> float | None:
+    """``None`` for ``None`` or the infinity ``open_at``; else a finite float."""
+    if value is None:
+        return None
+    if not isinstance(value, bool) and isinstance(value, numbers.Real) and value == open_at:
+        return None
+    if isinstance(value, numbers.Real) and math.isinf(value):
+        raise ValueError(
+            f"`{name}` cannot be {value}: no number would fit. Use None (or {open_at}) "
+            f"for no bound on that side; got {name}={value}."
+        )
+    return finite_number(value, name)
 
 
 def steps_fit(n: int, min_value, max_value, min_step: float, owner: str) -> None:

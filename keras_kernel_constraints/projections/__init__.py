@@ -9,6 +9,7 @@ compiles under XLA. The sets' pages hold the math and the algorithms.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from keras import ops
@@ -52,14 +53,16 @@ def project_non_negative(w: Any) -> Any:
     return sets.NonNegative().project(w, owner="project_non_negative")
 
 
-def project_box(w: Any, min_value: Any = 0.0, max_value: Any = 1.0) -> Any:
+def project_box(w: Any, min_value: Any = None, max_value: Any = None) -> Any:
     """Project onto the box ``[min_value, max_value]`` (``sets.Box``): ``clip``.
 
     Args:
         w: Floating-point tensor of any shape.
-        min_value: Lower bound: a finite number, or a tensor broadcastable to
-            ``w`` (not checked: its values are not known when tracing).
-        max_value: Upper bound, ``>= min_value``: a finite number or a tensor.
+        min_value: Lower bound: a number, ``None`` (or ``-inf``) for none, or
+            a tensor broadcastable to ``w`` (not checked: its values are not
+            known when tracing).
+        max_value: Upper bound, ``>= min_value``: a number, ``None`` (or
+            ``inf``) for none, or a tensor.
 
     Returns:
         Tensor of the same shape and dtype as ``w``.
@@ -74,7 +77,11 @@ def project_box(w: Any, min_value: Any = 0.0, max_value: Any = 1.0) -> Any:
     if not (_is_array(min_value) or _is_array(max_value)):
         return sets.Box(min_value, max_value).project(w, owner=owner)
     w, dtype = dtypes.float_tensor(w, owner)
-    lo, hi = (ops.convert_to_tensor(v, dtype=dtype) for v in (min_value, max_value))
+    open_sides = {"min_value": -math.inf, "max_value": math.inf}
+    lo, hi = (
+        ops.convert_to_tensor(open_sides[name] if v is None else v, dtype=dtype)
+        for name, v in (("min_value", min_value), ("max_value", max_value))
+    )
     return ops.clip(w, lo, hi)
 
 

@@ -61,20 +61,25 @@ class BoxPenalty(SetPenalty):
     distance to the interval.
 
     Args:
-        min_value: Finite lower bound.
-        max_value: Finite upper bound, ``>= min_value``.
+        min_value: Lower bound, or ``None`` (or ``-inf``): no lower bound.
+        max_value: Upper bound, ``>= min_value``, or ``None`` (or ``inf``).
         strength: Finite factor ``>= 0``.
         power: ``1`` (default) or ``2``.
+
+    As for ``Box``, ``BoxPenalty()`` with neither bound keeps its 0.1.0
+    meaning ``[0, 1]`` with a ``DeprecationWarning``.
 
     Example:
 
         >>> import numpy as np
         >>> float(BoxPenalty(0.0, 1.0, strength=1.0)(np.array([-0.5, 0.5, 3.0])))
         2.5
+        >>> float(BoxPenalty(max_value=1.0, strength=1.0)(np.array([-5.0, 3.0])))
+        2.0
     """
 
-    min_value: float = 0.0
-    max_value: float = 1.0
+    min_value: float | None = None
+    max_value: float | None = None
     _: KW_ONLY
     strength: float = 0.01
     power: int = 1

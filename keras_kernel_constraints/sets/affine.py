@@ -51,7 +51,7 @@ class NonNegative(Set):
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Box(Set):
-    r"""The box $[\ell, u]$ for every entry.
+    r"""The box $[\ell, u]$ for every entry; either side may be open.
 
     $$
     C = \{w : \ell \le w_i \le u\}, \qquad P(w) = \min(\max(w, \ell), u)
@@ -59,24 +59,36 @@ class Box(Set):
 
     A product of intervals, so clipping each entry is the exact Euclidean
     projection. Bounds are rounded to the weight's dtype, so the result lies
-    in the box of representable bounds.
+    in the box of representable bounds. One-sided boxes say "at least" or
+    "at most": ``Box(min_value=1e-3)`` keeps a scale or a variance strictly
+    positive (``NonNeg`` allows exactly 0).
 
     Args:
-        min_value: Finite lower bound $\ell$.
-        max_value: Finite upper bound $u \ge \ell$.
+        min_value: Lower bound $\ell$, or ``None`` (or ``-inf``): no lower bound.
+        max_value: Upper bound $u \ge \ell$, or ``None`` (or ``inf``): no upper bound.
+
+    ``Box()`` with neither bound keeps its 0.1.0 meaning, ``[0, 1]``, with a
+    ``DeprecationWarning`` (a bound is required from 0.3.0). In 0.1.0 an
+    omitted bound meant 0 or 1: ``Box(max_value=5)`` was ``[0, 5]`` and is now
+    ``(-inf, 5]``. Saved configs always hold both bounds, so saved models keep
+    their meaning.
 
     Example:
 
         >>> import numpy as np
         >>> np.asarray(Box(0.0, 1.0).project(np.array([-2.0, 0.5, 3.0])))
         array([0. , 0.5, 1. ])
+        >>> np.asarray(Box(min_value=0.5).project(np.array([-2.0, 0.0, 3.0])))
+        array([0.5, 0.5, 3. ])
     """
 
-    min_value: float = 0.0
-    max_value: float = 1.0
+    min_value: float | None = None
+    max_value: float | None = None
 
     def __post_init__(self) -> None:
-        lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
+        lo, hi = validation.optional_interval(
+            self.min_value, self.max_value, owner=type(self).__name__
+        )
         self._normalize(min_value=lo, max_value=hi)
 
     @property
@@ -85,11 +97,16 @@ class Box(Set):
 
     def _project(self, x: Any, layout: Resolved) -> Any:
         # Bounds as tensors: clip with Python floats rounds them to float32 on
-        # some backends, and minimum/maximum promote float64 to float32.
-        return ops.clip(x, layout.bound(self.min_value), layout.bound(self.max_value))
+        # some backends, and minimum/maximum promote float64 to float32. An
+        # open side is an infinite bound: clip leaves every value below it.
+        lo = -math.inf if self.min_value is None else self.min_value
+        hi = math.inf if self.max_value is None else self.max_value
+        return ops.clip(x, layout.bound(lo), layout.bound(hi))
 
     def _distance(self, x: Any, layout: Resolved) -> Any:
-        return ops.relu(self.min_value - x) + ops.relu(x - self.max_value)
+        below = 0.0 if self.min_value is None else ops.relu(self.min_value - x)
+        above = 0.0 if self.max_value is None else ops.relu(x - self.max_value)
+        return ops.zeros_like(x) + below + above
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)

@@ -11,7 +11,8 @@ def test_lookup_by_name_alias_class_and_instance():
     assert constraints.get(None) is None
     assert constraints.get("SumTo") == SumTo() == constraints.get("sum_to")
     assert constraints.get("non_neg") == NonNeg()
-    assert constraints.get(Box) == Box()
+    with pytest.warns(DeprecationWarning, match=r"Box\(\) without bounds means \[0, 1\]"):
+        assert constraints.get(Box) == Box(0.0, 1.0)
     instance = SumTo(3.0)
     assert constraints.get(instance) is instance
     assert constraints.sum_to is SumTo and constraints.non_neg is NonNeg and constraints.box is Box
@@ -56,3 +57,25 @@ def test_axis_that_does_not_fit_the_weight_raises_on_first_use(axis, shape):
     constraint = SumTo(1.0, axis=axis)
     with pytest.raises(ValueError, match=r"SumTo: `axis`=.*(out of range|same axis)"):
         constraint(np.zeros(shape, "float32"))
+
+
+def test_one_sided_boxes_say_at_least_and_at_most():
+    # Issue 14: Box(1e-3, inf) was rejected, and Box(max_value=5) silently
+    # added a lower bound of 0: a variance with NonNeg() reached exactly 0.
+    w = np.array([-7.0, 0.0, 2e-4, 3.0, 9.0])
+    np.testing.assert_array_equal(Box(min_value=1e-3)(w), [1e-3, 1e-3, 1e-3, 3.0, 9.0])
+    np.testing.assert_array_equal(Box(1e-3, float("inf"))(w), [1e-3, 1e-3, 1e-3, 3.0, 9.0])
+    np.testing.assert_array_equal(Box(max_value=5)(w), [-7.0, 0.0, 2e-4, 3.0, 5.0])
+    np.testing.assert_array_equal(Box(float("-inf"), 5)(w), [-7.0, 0.0, 2e-4, 3.0, 5.0])
+    assert Box(1e-3, float("inf")) == Box(min_value=1e-3)
+    assert Box(min_value=1e-3).get_config() == {"min_value": 1e-3, "max_value": None}
+    assert Box.from_config(Box(max_value=5).get_config()) == Box(None, 5.0)
+    np.testing.assert_array_equal(Box(max_value=5).penalty(1.0).violation(w), 4.0)
+
+
+def test_box_without_bounds_keeps_its_old_meaning_with_a_warning():
+    with pytest.warns(DeprecationWarning, match=r"Box\(0.0, 1.0\)"):
+        box = Box()
+    assert box == Box(0.0, 1.0)
+    # Saved configs hold both bounds, so 0.1.0 files mean what they meant.
+    assert Box.from_config({"min_value": 0.0, "max_value": 1.0}) == Box(0.0, 1.0)

@@ -108,7 +108,8 @@ def test_distance_penalty_gradient_points_at_the_projection(power, rng):
 def test_lookup_and_aliases():
     assert regularizers.get(None) is None
     assert regularizers.get("non_neg_penalty") == NonNegPenalty()
-    assert regularizers.get("BoxPenalty") == BoxPenalty()
+    with pytest.warns(DeprecationWarning, match="without bounds"):
+        assert regularizers.get("BoxPenalty") == BoxPenalty(0.0, 1.0)
     assert DistancePenalty("sum_to") == DistancePenalty(SumTo())
     with pytest.raises(ValueError, match="Unknown regularizer name"):
         regularizers.get("l3")

@@ -18,7 +18,24 @@ def real(low, high):
 @st.composite
 def box_params(draw):
     low = draw(real(-10.0, 10.0))
-    return {"min_value": low, "max_value": low + draw(real(0.0, 10.0))}
+    params = {"min_value": low, "max_value": low + draw(real(0.0, 10.0))}
+    # One side open (None or an infinity) in about one draw in three.
+    side = draw(st.sampled_from(["closed", "closed", "no_min", "no_max"]))
+    if side != "closed":
+        key, infinity = ("min_value", -np.inf) if side == "no_min" else ("max_value", np.inf)
+        params[key] = draw(st.sampled_from([None, infinity]))
+    return params
+
+
+def box_bounds(params):
+    """(lo, hi) with infinities for open sides."""
+    lo, hi = params.get("min_value"), params.get("max_value")
+    return (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
+
+
+def box_violation(params, w):
+    lo, hi = box_bounds(params)
+    return max(0.0, lo - w.min(), w.max() - hi)
 
 
 def sums(params, w):
@@ -33,9 +50,7 @@ def sum_to_reference(params, w):
 
 def box_touches(params, w, dtype):
     tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
-    return bool(
-        any(np.any(np.abs(w - b) <= tol) for b in (params["min_value"], params["max_value"]))
-    )
+    return bool(any(np.any(np.abs(w - b) <= tol) for b in box_bounds(params)))
 
 
 BAD_AXES = (
@@ -65,20 +80,23 @@ SPECS = (
         name="Box",
         layout="elementwise",
         params=lambda shape, axis: box_params(),
-        examples=({"min_value": -0.5, "max_value": 2.0},),
-        violation=lambda params, w: max(
-            0.0, params["min_value"] - w.min(), w.max() - params["max_value"]
+        examples=(
+            {"min_value": -0.5, "max_value": 2.0},
+            {"min_value": 1e-3, "max_value": None},
+            {"min_value": None, "max_value": 5.0},
         ),
+        violation=box_violation,
         allowance=entry_allowance,
         touches_boundary=box_touches,
-        reference=lambda params, w: np.clip(w, params["min_value"], params["max_value"]),
+        reference=lambda params, w: np.clip(w, *box_bounds(params)),
         bad_arguments=(
             ({"min_value": 2.0, "max_value": 1.0}, "min_value"),
             ({"min_value": float("nan"), "max_value": 1.0}, "min_value"),
-            ({"min_value": 0.0, "max_value": float("inf")}, "max_value"),
+            ({"min_value": float("inf"), "max_value": None}, "min_value"),
+            ({"min_value": None, "max_value": float("-inf")}, "max_value"),
             ({"min_value": 0.0, "max_value": float("nan")}, "max_value"),
             ({"min_value": "0", "max_value": 1.0}, "min_value"),
-            ({"min_value": 0.0, "max_value": None}, "max_value"),
+            ({"min_value": None, "max_value": "1"}, "max_value"),
         ),
         function="project_box",
         penalty="BoxPenalty",
