@@ -9,8 +9,12 @@ One vocabulary of sets, several mechanisms on each:
   projections after every optimizer step;
 * ``regularizers``: soft penalties, zero on the set, for
   ``kernel_regularizer=`` and friends;
+* ``inspection``: what a constraint does to a model's weights
+  (``constraint_summary``) and the groups that are one output unit of each
+  layer kind (``unit_axis``);
 * ``training``: helpers that keep constraints holding where Keras's
-  optimizer would let them slip (weight EMA, direct assignment).
+  optimizer would let them slip (weight EMA, direct assignment), and
+  ``attach`` for models built without them.
 
 Importing the package registers every class with Keras, so models that use
 them load with ``keras.saving.load_model`` and no ``custom_objects``.
@@ -18,11 +22,26 @@ them load with ``keras.saving.load_model`` and no ``custom_objects``.
 
 from importlib import metadata as _metadata
 
-from keras_kernel_constraints import constraints, projections, regularizers, sets, training
+from keras_kernel_constraints import (
+    constraints,
+    inspection,
+    projections,
+    regularizers,
+    sets,
+    training,
+)
 
 try:
     __version__ = _metadata.version("keras-kernel-constraints")
 except _metadata.PackageNotFoundError:  # imported from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "constraints", "projections", "regularizers", "sets", "training"]
+__all__ = [
+    "__version__",
+    "constraints",
+    "inspection",
+    "projections",
+    "regularizers",
+    "sets",
+    "training",
+]

@@ -8,6 +8,7 @@ taken *before* it; the helpers here close those gaps.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -15,7 +16,8 @@ from typing import Any
 
 import keras
 
-from keras_kernel_constraints import constraints, regularizers
+from keras_kernel_constraints import constraints, inspection, regularizers
+from keras_kernel_constraints.constraints._base import check_projection
 
 __all__ = [
     "ConstraintViolation",
@@ -58,9 +60,20 @@ def project_now(variables: keras.layers.Layer | Iterable[Any]) -> list[Any]:
     for variable in variables:
         constraint = getattr(variable, "constraint", None)
         if constraint is not None:
-            variable.assign(_compiled(constraint)(variable.value))
+            variable.assign(_projection(constraint, variable))
             projected.append(variable)
     return projected
+
+
+def _projection(constraint: Any, variable: Any) -> Any:
+    """``constraint`` applied to ``variable``'s value, checked before it is assigned."""
+    wrong = inspection.misuse("constraint", constraint, variable)
+    if wrong:
+        raise ValueError(f"{variable.path}: {wrong}")
+    value = _compiled(constraint)(variable.value)
+    dtype = keras.backend.standardize_dtype(variable.dtype)
+    check_projection(constraint, value, tuple(variable.shape), dtype, variable.path)
+    return value
 
 
 def _compiled(constraint: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -272,7 +285,10 @@ class Rule:
 
 
 def attach(
-    model: keras.layers.Layer, rules: Rule | dict[str, Any] | Sequence[Rule | dict[str, Any]]
+    model: keras.layers.Layer,
+    rules: Rule | dict[str, Any] | Sequence[Rule | dict[str, Any]],
+    *,
+    project: bool = True,
 ) -> list[Any]:
     """Add constraints and regularizers to the weights of a built model.
 
@@ -293,9 +309,24 @@ def attach(
     Returns:
         The list of variables that were changed, in rule order.
 
+        project: Project every newly constrained weight at once (default),
+            so the model is feasible from here on, not only after the next
+            optimizer step. ``False`` leaves the values as they are.
+
+    ``axis="units"`` on a grouped set or penalty (``SumTo(1.0,
+    axis="units")``) is resolved here, per matched layer, into one group per
+    output unit (``inspection.unit_axis``): right for Dense, Conv*,
+    Conv*Transpose, DepthwiseConv*, SeparableConv*, EinsumDense and
+    Embedding alike.
+
     Raises:
-        ValueError: if the model is not built, or a rule matches no weight
-            (a misspelt layer or weight name fails here, not silently).
+        ValueError: if the model is not built; if a rule matches no weight
+            (naming the matched layers' weights and close names); or if a
+            rule cannot work on a weight it matches: a shape its layout does
+            not fit, an integer weight, a penalty given as a constraint or a
+            constraint as a regularizer, a user constraint that returns
+            another shape or dtype. Every rule is checked against every
+            weight before anything is changed.
 
     Example:
 
@@ -311,37 +342,75 @@ def attach(
     if not model.built:
         raise ValueError("attach() needs a built model: call it on data or build() it first.")
     layers = list(model._flatten_layers(include_self=True))
-    changed = []
+    plans = []  # (layer, variable, constraint, regularizer, projected value)
     for index, rule in enumerate(checked):
+        matched = [layer for layer in layers if rule.matches(layer)]
         hits = [
             (layer, variable)
-            for layer in layers
-            if rule.matches(layer)
-            for variable in _own_variables(layer)
+            for layer in matched
+            for variable in inspection.own_variables(layer)
             if variable.name in rule.weights
         ]
         if not hits:
-            raise ValueError(
-                f"Rule {index} ({rule.layers!r}, weights {list(rule.weights)}) matched no "
-                f"weight. Layers: {[layer.name for layer in layers]}."
-            )
+            raise ValueError(_no_match(index, rule, layers, matched))
         for layer, variable in hits:
-            if rule.constraint is not None:
-                variable.constraint = rule.constraint
-                _mirror(layer, variable.name, "constraint", rule.constraint)
-            if rule.regularizer is not None:
-                variable.regularizer = rule.regularizer
-                _mirror(layer, variable.name, "regularizer", rule.regularizer)
-            changed.append(variable)
+            plans.append(_plan(index, rule, layer, variable))
+    changed = []
+    for layer, variable, constraint, regularizer, value in plans:
+        if constraint is not None:
+            variable.constraint = constraint
+            _mirror(layer, variable.name, "constraint", constraint)
+            if project:
+                variable.assign(value)
+        if regularizer is not None:
+            variable.regularizer = regularizer
+            _mirror(layer, variable.name, "regularizer", regularizer)
+        changed.append(variable)
     if getattr(model, "train_function", None) is not None:
         model.train_function = None  # the next fit traces a step with them
     return changed
 
 
-def _own_variables(layer: keras.layers.Layer) -> list[Any]:
-    """Variables created by ``layer`` itself, not by its sublayers."""
-    prefix = f"{layer.path}/"
-    return [v for v in layer.weights if v.path == prefix + v.name]
+def _plan(index: int, rule: Rule, layer: Any, variable: Any) -> tuple[Any, ...]:
+    """Check one rule against one weight; what to set and the projected value."""
+    where = f"Rule {index} on {variable.path} (a {type(layer).__name__} weight)"
+    try:
+        constraint, regularizer = (
+            None if obj is None else inspection.resolve_units(obj, layer, variable.name)
+            for obj in (rule.constraint, rule.regularizer)
+        )
+        value = None
+        if constraint is not None:
+            value = _projection(constraint, variable)
+        if regularizer is not None:
+            wrong = inspection.misuse("regularizer", regularizer, variable)
+            if wrong:
+                raise ValueError(wrong)
+            regularizer(variable.value)  # a shape its layout does not fit raises here
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    return layer, variable, constraint, regularizer, value
+
+
+def _no_match(index: int, rule: Rule, layers: list[Any], matched: list[Any]) -> str:
+    """Why a rule matched no weight, with what it could have meant."""
+    head = f"Rule {index} ({rule.layers!r}, weights {list(rule.weights)}) matched no weight"
+    if not matched:
+        names = [layer.name for layer in layers]
+        close = (
+            difflib.get_close_matches(str(rule.layers), names, n=5)
+            if isinstance(rule.layers, str)
+            else []
+        )
+        hint = f"; close layer names: {close}" if close else ""
+        return f"{head}: no layer of the {len(names)} matches{hint}."
+    weights = sorted({v.name for layer in matched for v in inspection.own_variables(layer)})
+    close = sorted(
+        {c for name in rule.weights for c in difflib.get_close_matches(name, weights, n=3)}
+    )
+    shown = [layer.name for layer in matched[:5]] + (["..."] if len(matched) > 5 else [])
+    hint = f"; did you mean {close}?" if close else "."
+    return f"{head}: {len(matched)} layer(s) match ({shown}), and their weights are {weights}{hint}"
 
 
 def _mirror(layer: keras.layers.Layer, weight_name: str, kind: str, value: Any) -> None:

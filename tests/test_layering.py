@@ -19,10 +19,11 @@ FLOORS = {
     "projections": 2,
     "regularizers": 2,
     "constraints": 3,
-    "training": 4,
-    "__init__": 5,
-    "demo": 6,  # an application of the package, run by __main__ or kkc-demo
-    "__main__": 7,
+    "inspection": 4,
+    "training": 5,
+    "__init__": 6,
+    "demo": 7,  # an application of the package, run by __main__ or kkc-demo
+    "__main__": 8,
 }
 
 

@@ -29,8 +29,10 @@ from keras import ops
 
 from keras_kernel_constraints._core import dtypes, validation
 
-AxisLike = int | tuple[int, ...] | list[int] | None
-"""An ``axis`` argument: ``None``, an int, or a sequence of distinct ints."""
+AxisLike = int | tuple[int, ...] | list[int] | str | None
+"""An ``axis`` argument: ``None``, an int, a sequence of distinct ints, or ``"units"``."""
+
+UNITS = validation.UNITS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +155,8 @@ class Groups(Layout):
     Args:
         axis: An int or a tuple of ints; ``None`` means every axis but the
             last for a weight of rank >= 2 (one group per output unit of
-            Dense and Conv kernels), the whole tensor for rank <= 1.
+            Dense and Conv kernels), the whole tensor for rank <= 1;
+            ``"units"`` is resolved from the layer by ``training.attach``.
 
     Example:
 
@@ -165,6 +168,13 @@ class Groups(Layout):
 
     def group_axes(self, shape: tuple[int, ...], owner: str) -> tuple[int, ...]:
         rank = len(shape)
+        if self.axis == UNITS:
+            raise ValueError(
+                f"{owner}: axis={UNITS!r} means one group per output unit of the layer that "
+                f"holds the weight, which a weight of shape {shape} alone does not tell. Set "
+                "it with training.attach(model, Rule(...)), which resolves it from the layer, "
+                "or write the axes: inspection.unit_axis(layer, weight) gives them."
+            )
         if self.axis is None:
             return tuple(range(rank - 1)) if rank >= 2 else tuple(range(rank))
         return tuple(sorted(_resolve_axes(self.axis, shape, owner)))
@@ -224,6 +234,7 @@ def _resolve_axes(
 ) -> tuple[int, ...]:
     """Non-negative axes in the given order; ``ValueError`` naming ``owner`` if they do not fit."""
     rank = len(shape)
+    assert not isinstance(axis, str)  # "units" is resolved (or refused) by Groups
     axes = (axis,) if isinstance(axis, int) else tuple(axis or ())
     shown = validation.axis_config(axis)
     resolved = []

@@ -16,6 +16,9 @@ from keras_kernel_constraints._core import params
 
 ALLOWED_POWERS = (1, 2)
 
+UNITS = "units"
+"""The ``axis`` that asks for one group per output unit of the layer holding the weight."""
+
 
 def finite_number(value, name: str) -> float:
     """Return ``value`` as a Python float, or raise naming ``name``."""
@@ -81,7 +84,7 @@ def optional_ordered_bounds(min_value, max_value) -> tuple[float | None, float |
     return min_value, max_value
 
 
-def optional_interval(min_value, max_value, *, owner: str) -> tuple[float, float]:
+def optional_interval(min_value, max_value, *, owner: str) -> tuple[float | None, float | None]:
     """Bounds of a box side by side: ``None`` or an infinite bound on its open side.
 
     Returns ``(min_value, max_value)`` with ``None`` for an open side. Neither
@@ -160,12 +163,14 @@ def power(value, name: str = "power") -> int:
 def axis_argument(axis, name: str = "axis"):
     """Check an ``axis`` argument before the weight's rank is known.
 
-    Accepts ``None``, an int, or a non-empty list/tuple of distinct ints.
-    Returns ``None``, an int, or a tuple of ints. Range checks need the
-    weight's rank and happen on first use (see ``_groups.group_axes``).
+    Accepts ``None``, an int, a non-empty list/tuple of distinct ints, or
+    ``"units"`` (one group per output unit, resolved from the layer by
+    ``training.attach``). Returns ``None``, an int, a tuple of ints or
+    ``"units"``. Range checks need the weight's rank and happen on first use
+    (see ``layout.Groups``).
     """
-    if axis is None:
-        return None
+    if axis is None or axis == UNITS:
+        return axis
     if _is_int(axis):
         return int(axis)
     if isinstance(axis, (list, tuple)):
@@ -184,7 +189,7 @@ def axis_argument(axis, name: str = "axis"):
             raise ValueError(f"`{name}` must not repeat an axis; got {axis!r}.")
         return axes
     raise ValueError(
-        f"`{name}` must be None, an int or a sequence of ints; got {axis!r} "
+        f"`{name}` must be None, an int, a sequence of ints or {UNITS!r}; got {axis!r} "
         f"of type {type(axis).__name__}."
     )
 

@@ -43,8 +43,11 @@ class ProjectionConstraint(keras.constraints.Constraint):
     """
 
     def __call__(self, w: Any) -> Any:
-        w, _ = dtypes.float_tensor(w, type(self).__name__)
-        return self.project(w)
+        name = getattr(w, "path", None)
+        w, dtype = dtypes.float_tensor(w, type(self).__name__)
+        projected = self.project(w)
+        check_projection(self, projected, tuple(w.shape), dtype, name)
+        return projected
 
     def project(self, w: Any) -> Any:
         """Return the projection of tensor ``w``; pure, ``keras.ops`` only."""
@@ -79,3 +82,30 @@ class SetConstraint(ProjectionConstraint):
         """
         resolve = self.resolve
         return resolve(tuple(shape), "float32", type(self).__name__).axes
+
+
+def check_projection(
+    constraint: Any, projected: Any, shape: tuple[Any, ...], dtype: str, name: str | None
+) -> None:
+    """Raise ``ValueError`` naming ``constraint`` and the variable if ``projected``
+    cannot replace a weight of ``shape`` and ``dtype``.
+
+    Keras assigns a constraint's result to the variable: an int32 result
+    silently truncates it (to zeros, for weights below 1), and another shape
+    fails inside ``assign`` with an error that does not name the constraint.
+    Shapes are static, so this costs nothing in a compiled step.
+    """
+    got_dtype = keras.backend.standardize_dtype(getattr(projected, "dtype", type(projected)))
+    got_shape = tuple(getattr(projected, "shape", ()))
+    known = len(got_shape) == len(shape) and all(
+        a is None or b is None or a == b for a, b in zip(got_shape, shape, strict=True)
+    )
+    if known and got_dtype == dtype:
+        return
+    where = f"variable {name!r}" if name else "a weight"
+    raise ValueError(
+        f"{type(constraint).__name__} returned a tensor of shape {got_shape} and dtype "
+        f"{got_dtype} for {where} of shape {shape} and dtype {dtype}; a constraint must "
+        "return the projected weight itself: same shape, same dtype (cast with "
+        "keras.ops.cast(result, w.dtype) if your computation changes it)."
+    )
