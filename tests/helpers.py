@@ -144,3 +144,22 @@ def assert_config_round_trips(obj, get):
     assert serialized["registered_name"] == f"keras_kernel_constraints>{type(obj).__name__}"
     assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == obj
     assert get(serialized) == obj
+
+
+def defaults_warning(cls):
+    """Context for building ``cls`` with its defaults: ``Box`` and ``BoxPenalty``
+    warn there (their 0.1.0 default bounds are deprecated); other classes must not."""
+    import contextlib
+    import warnings
+
+    if cls.__name__ in ("Box", "BoxPenalty"):
+        return pytest.warns(DeprecationWarning, match="without bounds")
+    context = warnings.catch_warnings()
+
+    @contextlib.contextmanager
+    def silent():
+        with context:
+            warnings.simplefilter("error", DeprecationWarning)
+            yield
+
+    return silent()

@@ -3,8 +3,8 @@
 Random shapes (size-1 and zero-size dimensions included), valid random
 ``axis`` choices and parameters, and every float dtype. Checked: shape and
 dtype kept, no NaN from finite input, feasible, idempotent, non-expansive
-(convex sets, float64), and a NaN in one group leaves every other group
-exactly as it was.
+(convex sets, float64), and a NaN or an infinity in one group leaves every
+other group exactly as it was.
 
 Profiles (``HYPOTHESIS_PROFILE``, see ``tests/conftest.py``): ``ci`` runs a
 few dozen examples per case; ``slow`` runs 1,000 per constraint and dtype:
@@ -98,9 +98,12 @@ def test_constraint_properties(cls, dtype):
     check()
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cls", constraints.ALL_CONSTRAINTS, ids=lambda c: c.__name__)
-def test_a_nan_stays_inside_its_group(cls, dtype):
+def test_a_non_finite_entry_stays_inside_its_group(cls, dtype, bad):
+    # A NaN or an infinity changes its own group only; a bounded set maps an
+    # infinity to a finite point (the limit along its ray: test_nonfinite.py).
     @hypothesis.given(case=cases(cls, dtype), where=st.integers(0, 10**6))
     def check(case, where):
         constraint, x, _ = case
@@ -108,8 +111,10 @@ def test_a_nan_stays_inside_its_group(cls, dtype):
         clean = as_f64(constraint(tensor(x, dtype)))
         poisoned = x.copy()
         index = np.unravel_index(where % x.size, x.shape)
-        poisoned[index] = np.nan
+        poisoned[index] = bad
         out = as_f64(constraint(tensor(poisoned, dtype)))
+        if constraint.bounded and not np.isnan(bad):
+            assert np.all(np.isfinite(out)), out
         # Entries that share no group with the NaN: every group axis may
         # differ, but some other axis must differ from the NaN's index.
         spec, params = spec_of(constraint)

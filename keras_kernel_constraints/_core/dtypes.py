@@ -17,6 +17,9 @@ MIN_EXPONENT = {"float16": -14, "bfloat16": -126, "float32": -126, "float64": -1
 MAX_EXPONENT = {"float16": 15, "bfloat16": 127, "float32": 127, "float64": 1023}
 """Exponent of the largest finite number per dtype (its value is below ``2 ** (e + 1)``)."""
 
+LARGEST = {d: (2.0 - EPSILON[d]) * 2.0 ** MAX_EXPONENT[d] for d in EPSILON}
+"""The largest finite number per dtype (exact as a Python float)."""
+
 
 def float_tensor(w: Any, owner: str) -> tuple[Any, str]:
     """``w`` as a tensor and its dtype name; ``ValueError`` naming ``owner`` if not float."""

@@ -56,6 +56,13 @@ class Set(Parameters, abc.ABC):
         return True
 
     @property
+    def bounded(self) -> bool:
+        """Whether the set is bounded. Then the projections of a point running
+        off to infinity converge, and ``project`` maps infinite entries to
+        that limit (it reads them as the dtype's largest finite number)."""
+        return False
+
+    @property
     @abc.abstractmethod
     def layout(self) -> Layout:
         """Which entries of a weight the set constrains together."""
@@ -82,7 +89,14 @@ class Set(Parameters, abc.ABC):
         layout = self.resolve(tuple(w.shape), dtype, owner)
         if layout.empty:
             return w
-        out = self._project(ops.cast(w, layout.compute_dtype), layout)
+        x = ops.cast(w, layout.compute_dtype)
+        if self.bounded:
+            # An infinite entry as the largest finite one: the projection of
+            # the limit of its ray, exactly for the simplex family and up to
+            # subnormal residue (|w_i| / largest) for the l2 sets. NaN stays NaN.
+            largest = ops.convert_to_tensor(dtypes.LARGEST[layout.compute_dtype], x.dtype)
+            x = ops.clip(x, -largest, largest)
+        out = self._project(x, layout)
         return ops.cast(out, dtype)
 
     @abc.abstractmethod

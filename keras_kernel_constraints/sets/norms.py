@@ -35,6 +35,10 @@ class _Radial(Set):
     axis: AxisLike
 
     @property
+    def bounded(self) -> bool:
+        return True
+
+    @property
     def layout(self) -> Layout:
         return Groups(self.axis)
 

@@ -76,6 +76,10 @@ class Simplex(Set):
         )
 
     @property
+    def bounded(self) -> bool:
+        return True
+
+    @property
     def layout(self) -> Layout:
         return Groups(self.axis)
 
@@ -129,6 +133,10 @@ class CappedSimplex(Set):
             max_value=hi,
             axis=validation.axis_argument(self.axis),
         )
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     @property
     def layout(self) -> Layout:
@@ -197,6 +205,10 @@ class L1Ball(Set):
             radius=validation.positive_number(self.radius, "radius"),
             axis=validation.axis_argument(self.axis),
         )
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     @property
     def layout(self) -> Layout:

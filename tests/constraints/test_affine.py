@@ -79,3 +79,22 @@ def test_box_without_bounds_keeps_its_old_meaning_with_a_warning():
     assert box == Box(0.0, 1.0)
     # Saved configs hold both bounds, so 0.1.0 files mean what they meant.
     assert Box.from_config({"min_value": 0.0, "max_value": 1.0}) == Box(0.0, 1.0)
+
+
+def test_what_keras_layer_arguments_accept():
+    # Issue 14: the README promised snake-case names "as in Keras", but
+    # kernel_constraint="sum_to" raised and "non_neg" was Keras's own NonNeg.
+    # Keras looks strings up among its built-ins only; what works is stated
+    # in the README and checked here.
+    import keras
+
+    registered = {"class_name": "keras_kernel_constraints>SumTo", "config": {"value": 2.0}}
+    assert keras.layers.Dense(2, kernel_constraint=registered).kernel_constraint == SumTo(2.0)
+    assert keras.layers.Dense(2, kernel_constraint=SumTo).kernel_constraint == SumTo(1.0)
+    assert keras.layers.Dense(2, kernel_constraint=SumTo(3.0)).kernel_constraint == SumTo(3.0)
+    assert type(keras.layers.Dense(2, kernel_constraint="non_neg").kernel_constraint) is (
+        keras.constraints.NonNeg
+    )
+    with pytest.raises(ValueError, match="sum_to"):
+        keras.layers.Dense(2, kernel_constraint="sum_to")
+    assert constraints.get("non_neg") == NonNeg() and constraints.get("sum_to") == SumTo()

@@ -10,6 +10,7 @@ from tests.catalog import CONSTRAINTS
 from tests.helpers import (
     FLOAT_DTYPES,
     assert_config_round_trips,
+    defaults_warning,
     tensor,
     tensorflow_only,
     to_numpy,
@@ -40,8 +41,10 @@ def test_config_is_json_and_round_trips_exactly(constraint):
 def test_lookup_by_class_name_and_snake_case_alias(cls):
     alias = _lookup.snake_case(cls.__name__)
     assert getattr(constraints, alias) is cls
-    assert type(constraints.get(cls.__name__)) is cls
-    assert type(constraints.get(alias)) is cls
+    with defaults_warning(cls):
+        assert type(constraints.get(cls.__name__)) is cls
+    with defaults_warning(cls):
+        assert type(constraints.get(alias)) is cls
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)

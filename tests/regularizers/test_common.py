@@ -9,7 +9,13 @@ from keras_kernel_constraints._core import registry as _lookup
 from keras_kernel_constraints.constraints import NonNeg
 from keras_kernel_constraints.regularizers import DistancePenalty
 from tests.catalog import CONSTRAINTS, REGULARIZERS
-from tests.helpers import FLOAT_DTYPES, assert_config_round_trips, tensor, to_numpy
+from tests.helpers import (
+    FLOAT_DTYPES,
+    assert_config_round_trips,
+    defaults_warning,
+    tensor,
+    to_numpy,
+)
 
 # Sum residuals and norms are computed from rounded entries: how far from 0
 # a companion penalty (strength 1, power 1) may be on a projected weight.
@@ -60,7 +66,8 @@ def test_lookup_by_class_name_and_snake_case_alias(cls):
     alias = _lookup.snake_case(cls.__name__)
     assert getattr(regularizers, alias) is cls
     if cls is not DistancePenalty:  # needs a constraint, so no default instance
-        assert type(regularizers.get(alias)) is cls
+        with defaults_warning(cls):
+            assert type(regularizers.get(alias)) is cls
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
