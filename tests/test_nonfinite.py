@@ -15,14 +15,6 @@ from keras_kernel_constraints import constraints as kc
 from tests.helpers import as_f64, tensor
 
 INF = np.inf
-# The capped simplex bisects its threshold over [min(w) - hi, max(w) - lo]
-# with a fixed number of halvings: a group spanning the whole float range
-# leaves a bracket far wider than the answer's resolution (finite inputs
-# like [-3e38, 1, 0] too; [3e38, 1, 0] in float32 happens to come out right).
-# Known, not fixed yet: strict, so the fix shows.
-WIDE_BRACKET = pytest.mark.xfail(
-    strict=True, reason="CappedSimplex: bisection bracket too wide for a float-range spread"
-)
 
 LIMITS = [
     # constraint, input, limit, exact (else up to RESIDUE)
@@ -36,8 +28,8 @@ LIMITS = [
     (kc.Simplex(1.0), [-INF, 0.25, 0.75], [0.0, 0.25, 0.75], True),
     (kc.L1Ball(1.0), [INF, 0.5], [1.0, 0.0], True),
     (kc.L1Ball(2.0), [0.5, -INF], [0.0, -2.0], True),
-    (kc.CappedSimplex(1.0, 0.0, 0.7), [INF, 1.0, 0.0], [0.7, 0.3, 0.0], True),
-    (kc.CappedSimplex(1.0, 0.0, 0.7), [-INF, 1.0, 0.0], [0.0, 0.7, 0.3], True),
+    (kc.CappedSimplex(1.0, 0.0, 0.7), [INF, 1.0, 0.0], [0.7, 1 - 0.7, 0.0], True),
+    (kc.CappedSimplex(1.0, 0.0, 0.7), [-INF, 1.0, 0.0], [0.0, 0.7, 1 - 0.7], True),
     (kc.LinfBall(0.5), [INF, -INF, 0.25], [0.5, -0.5, 0.25], True),
     (kc.Box(0.0, 1.0), [INF, -INF], [1.0, 0.0], True),
     (kc.Box(min_value=1.0), [INF, -INF], [INF, 1.0], True),  # an open side keeps inf
@@ -47,11 +39,9 @@ LIMITS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("constraint, w, limit, exact", LIMITS, ids=repr)
-def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, dtype, request):
+def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, dtype):
     # Issue 14: L2Ball()([inf, 1]) gave [nan, nan]; the nearest point of the
     # ball to [t, 1] tends to [1, 0].
-    if isinstance(constraint, kc.CappedSimplex) and (w[0] < 0 or dtype == "float64"):
-        request.applymarker(WIDE_BRACKET)
     out = as_f64(constraint(tensor(np.array(w), dtype)))
     want = np.array(limit)
     if exact:
@@ -62,6 +52,23 @@ def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, 
         finite = np.abs(np.array(w)[np.isfinite(w)]).max()
         residue = finite * np.abs(want).max() / np.finfo(dtype).max
         np.testing.assert_allclose(out, want, rtol=2 * np.finfo(dtype).eps, atol=2 * residue)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_group_spanning_the_float_range_is_projected_exactly(sign, dtype):
+    # Found with the limits above: the capped simplex halved its threshold's
+    # bracket [min(w) - hi, max(w) - lo] in value only, 64 times in float32,
+    # so [-3e38, 1, 0] kept a bracket of 1e19 and came back [0, 0.7, 0]
+    # (sum 0.7, not 1). Halving in orders of magnitude too fixes it.
+    big = sign * 0.9 * float(np.finfo(dtype).max)
+    w = np.array([big, 1.0, 0.0])
+    out = as_f64(kc.CappedSimplex(1.0, 0.0, 0.7)(tensor(w, dtype)))
+    want = [0.7, 1 - 0.7, 0.0] if sign > 0 else [0.0, 0.7, 1 - 0.7]  # sums to 1 exactly
+    np.testing.assert_array_equal(out, np.array(want, dtype))
+    assert as_f64(kc.Simplex(2.0)(tensor(w, dtype))).tolist() == (
+        [2.0, 0.0, 0.0] if sign > 0 else [0.0, 1.5, 0.5]
+    )
 
 
 def test_unbounded_sets_keep_no_limit_inside_the_group():
