@@ -29,7 +29,6 @@ from typing import Any
 from keras import backend, ops
 
 from keras_kernel_constraints._core import validation
-from keras_kernel_constraints._core.dtypes import MIN_EXPONENT
 from keras_kernel_constraints._core.layout import AxisLike, Groups, Layout
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.sets._base import Set
@@ -286,44 +285,15 @@ def _bisect(total_at: Callable[[Any], Any], total: float, left: Any, right: Any)
     """``[left, right]`` halved until it brackets the root of the non-increasing
     ``total_at(tau) = total`` to the dtype's resolution.
 
-    The count is fixed (64 halvings in float32, 128 in float64), so it
-    compiles to one loop. Halving means halving in the floats' order, not
-    only in value (``_split``): a bracket that spans the whole float range
-    (a group holding 3e38 and 1) then also shrinks to adjacent floats, in
-    about 35 steps in float32 and 65 in float64.
+    The count is fixed (64 halvings in float32, 128 in float64: enough to
+    shrink any finite bracket to adjacent floats), so it compiles to one loop.
     """
 
     def halve(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
         a, b = bracket
-        mid = _split(a, b)
+        mid = 0.5 * (a + b)
         above = total_at(mid) > total  # the root lies right of mid
         return ops.where(above, mid, a), ops.where(above, b, mid)
 
     iterations = 128 if backend.standardize_dtype(left.dtype) == "float64" else 64
     return ops.fori_loop(0, iterations, halve, (left, right))
-
-
-def _split(a: Any, b: Any) -> Any:
-    """A point of ``[a, b]`` that halves it in value or in orders of magnitude.
-
-    0 when the bracket spans 0; the geometric mean, signed, when the ends
-    share a sign and differ by more than a factor 4 (each such step halves
-    the ratio's exponent: at most ~8 steps in float32, ~11 in float64, from
-    the largest float to the smallest normal one); else the arithmetic mean,
-    taken as ``a/2 + b/2`` so that ends near the largest float cannot
-    overflow.
-    """
-    dtype = backend.standardize_dtype(a.dtype)
-    tiny = ops.convert_to_tensor(2.0 ** MIN_EXPONENT[dtype], dtype=a.dtype)
-    mag_a, mag_b = ops.abs(a), ops.abs(b)
-    # where(), not minimum/maximum: Keras 3.15 computes those in float32 for
-    # float64 on JAX and PyTorch.
-    small = ops.where(mag_a < mag_b, mag_a, mag_b)
-    large = ops.where(mag_a < mag_b, mag_b, mag_a)
-    sign = ops.where(a >= 0, ops.ones_like(a), -ops.ones_like(a))
-    small = ops.where(small < tiny, tiny, small)
-    geometric = sign * (ops.sqrt(small) * ops.sqrt(large))
-    arithmetic = 0.5 * a + 0.5 * b
-    spans_zero = ops.logical_and(a < 0, b > 0)
-    wide = large > 4.0 * small
-    return ops.where(spans_zero, ops.zeros_like(a), ops.where(wide, geometric, arithmetic))
