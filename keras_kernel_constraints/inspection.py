@@ -61,7 +61,7 @@ def _first(rank: int) -> tuple[int, ...]:
 
 
 _FILTER = "output filter"
-_CHANNEL = "output channel (input channel x multiplier)"
+_CHANNEL = "output channel"  # depthwise: one (input channel, multiplier) pair
 
 
 def _kinds() -> list[tuple[type, dict[str, _Kind]]]:
@@ -86,7 +86,7 @@ def _kinds() -> list[tuple[type, dict[str, _Kind]]]:
     ]
     table += [(c, {"kernel": _Kind(r, _last, _FILTER)}) for c, r in conv]
     table += [(L.Dense, {"kernel": _Kind(2, _last, "output unit")})]
-    table += [(L.Embedding, {"embeddings": _Kind(2, _first, "row (one token's vector)")})]
+    table += [(L.Embedding, {"embeddings": _Kind(2, _first, "row")})]
     return table
 
 
@@ -175,7 +175,26 @@ def resolve_units(obj: Any, layer: Any, weight: str) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class SummaryRow:
-    """One constrained or penalised variable, as ``constraint_summary`` prints it."""
+    """One constrained or penalised variable, as ``constraint_summary`` prints it.
+
+    Args:
+        layer: The layer's name.
+        kind: The layer's class name.
+        weight: The variable's name in the layer.
+        shape: The variable's shape.
+        role: ``"constraint"`` or ``"regularizer"``.
+        obj: The constraint's or penalty's repr.
+        groups: What one group is ("8 groups of 27: one per output filter").
+        warning: Why this may not do what was meant, or ``None``.
+
+    Example:
+
+        >>> from keras_kernel_constraints.constraints import NonNeg
+        >>> model = keras.Sequential([keras.Input((3,)),
+        ...                           keras.layers.Dense(2, kernel_constraint=NonNeg())])
+        >>> constraint_summary(model, print_fn=None)[0].groups
+        'each of the 6 entries'
+    """
 
     layer: str
     kind: str
@@ -311,11 +330,11 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
         return f"each of the {entries} entries", None
     count = entries // resolved.size if resolved.size else 0
     if isinstance(layout, layouts.Slices):
-        return f"{count} slices of {resolved.size} along axis {resolved.axes[0]}", None
+        return f"{_many(count, 'slice')} of {resolved.size} along axis {resolved.axes[0]}", None
     if isinstance(layout, layouts.Matrices):
         rows, cols = (shape[a] for a in resolved.axes)
-        return f"{count} matrices of {rows} x {cols}", None
-    text = f"{count} groups of {resolved.size}"
+        return f"{_many(count, 'matrix', 'matrices')} of {rows} x {cols}", None
+    text = f"{_many(count, 'group')} of {resolved.size}"
     kind = _kind(layer, variable.name)
     if kind is None:
         return f"{text} over axes {resolved.axes}", None
@@ -331,6 +350,10 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
     if len(resolved.axes) + len(units) == rank:
         return f"{text}: one per {kind.unit}", None
     return f"{text}: several per {kind.unit}", None
+
+
+def _many(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _set_of(obj: Any) -> sets.Set | None:

@@ -9,10 +9,17 @@ import sys
 
 import pytest
 
-from keras_kernel_constraints import constraints, projections, regularizers, sets, training
+from keras_kernel_constraints import (
+    constraints,
+    inspection,
+    projections,
+    regularizers,
+    sets,
+    training,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODULES = (sets, constraints, regularizers, projections, training)
+MODULES = (sets, constraints, regularizers, projections, inspection, training)
 # Adapters name the set whose page holds the math; the math is written once.
 ADAPTERS = (constraints, projections)
 
@@ -40,14 +47,16 @@ def test_every_public_object_has_args_returns_math_and_an_example(module, name, 
     if "Example" not in doc or ">>>" not in doc:
         missing.append("an Example with >>> (run as a doctest)")
     # Sets and penalties are written as math; adapters name their set;
-    # helpers (get, training, registries) are not math.
+    # helpers (get, training, inspection, registries) are not math.
     adapter = module in ADAPTERS and name != "get" and obj is not constraints.ProjectionConstraint
     if adapter:
         if "sets." not in doc:
             missing.append("the name of its set (``sets.X``)")
     elif module is sets and inspect.isclass(obj) and not issubclass(obj, sets.Set):
         pass  # layouts: which entries a set groups, not sets themselves
-    elif module is not training and name not in ("get", "ALL_SETS") and "$" not in doc:
+    elif module in (training, inspection) or name in ("get", "ALL_SETS"):
+        pass  # helpers: not math
+    elif "$" not in doc:
         missing.append("the math")
     assert not missing, f"{module.__name__}.{name} lacks {', '.join(missing)}"
 

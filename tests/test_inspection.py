@@ -114,8 +114,8 @@ def test_summary_table_names_kind_weight_shape_object_and_groups():
     assert lines[0].split() == ["layer", "kind", "weight", "shape", "role", "object", "groups"]
     assert "conv   Conv2D" in lines[1] and "8 groups of 27: one per output filter" in lines[1]
     assert "each of the 8 entries" in lines[2]
-    assert "1 groups of 72 over axes (0, 1, 2)  !" in lines[3]
-    assert lines[4].startswith("! dw/kernel: each group spans several output channel")
+    assert "1 group of 72 over axes (0, 1, 2)  !" in lines[3]
+    assert lines[4].startswith("! dw/kernel: each group spans several output channels")
 
 
 def test_axis_units_on_a_layer_directly_fails_on_first_use_and_says_what_to_do():
