@@ -6,7 +6,7 @@ from typing import Any
 
 from keras import backend, ops
 
-from keras_kernel_constraints._core.dtypes import EPSILON, MIN_EXPONENT
+from keras_kernel_constraints._core.dtypes import EPSILON, LARGEST, MIN_EXPONENT
 from keras_kernel_constraints._core.layout import ResolvedLayout
 
 
@@ -42,7 +42,9 @@ def scaled_group_sum(x: Any, layout: ResolvedLayout, factor: float) -> Any:
     return ops.reshape(sums, tuple(shape[: rank - len(axes)]) + grouped)
 
 
-def group_norm_parts(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
+def group_norm_parts(
+    x: Any, axes: tuple[int, ...], *, infinite_as_largest: bool = False
+) -> tuple[Any, Any, Any]:
     """Per-group Euclidean norm as ``peak * spread``, kept broadcastable.
 
     Returns ``(unit, spread, norm)`` with ``unit = x / peak`` in [-1, 1],
@@ -76,30 +78,34 @@ def group_norm_parts(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
     smallest = 2.0 ** MIN_EXPONENT[dtype] * size / EPSILON[dtype]
     fine = ops.logical_and(squares >= smallest, squares < float("inf"))
 
-    def direct() -> tuple[Any, Any, Any]:
+    def direct() -> tuple[Any, Any, Any, Any]:
         norm = ops.sqrt(squares)
-        return ops.ones_like(squares), norm, norm
+        return x, ops.ones_like(squares), norm, norm
 
-    def scaled() -> tuple[Any, Any, Any]:
-        peak = ops.max(ops.abs(x), axis=axes, keepdims=True)
+    def scaled() -> tuple[Any, Any, Any, Any]:
+        x_ = x
+        if infinite_as_largest:
+            largest = ops.convert_to_tensor(LARGEST[dtype], x.dtype)
+            x_ = ops.clip(x, -largest, largest)
+        peak = ops.max(ops.abs(x_), axis=axes, keepdims=True)
         nonzero = peak > 0
         one = ops.ones_like(peak)
         # Divide by sqrt(peak) twice: XLA turns x / peak into x * (1 / peak),
         # and 1 / peak is subnormal (flushed to 0 on CPU) when peak is near
         # the dtype's maximum; 1 / sqrt(peak) is always a normal number.
         root = ops.where(fine, one, ops.sqrt(ops.where(nonzero, peak, one)))
-        spread = ops.sqrt(ops.sum(ops.square((x / root) / root), axis=axes, keepdims=True))
+        spread = ops.sqrt(ops.sum(ops.square((x_ / root) / root), axis=axes, keepdims=True))
         spread = ops.where(fine, ops.sqrt(squares), ops.where(nonzero, spread, one))
         # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf
         # entry, so a group holding one gets a NaN norm, not a zero one.
-        poison = ops.sum(x * 0, axis=axes, keepdims=True)
+        poison = ops.sum(x_ * 0, axis=axes, keepdims=True)
         norm = ops.where(
             fine, spread, ops.where(nonzero, peak * spread, ops.zeros_like(peak)) + poison
         )
-        return root, spread, norm
+        return x_, root, spread, norm
 
     plain = ops.all(fine)
-    root, spread, norm = ops.cond(plain, direct, scaled)
+    x, root, spread, norm = ops.cond(plain, direct, scaled)
     return (x / root) / root, spread, norm
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from keras import ops
+from keras import backend, ops
 
 from keras_kernel_constraints._core import dtypes
 from keras_kernel_constraints._core.layout import Layout, ResolvedLayout
@@ -59,7 +59,8 @@ class Set(Parameters, abc.ABC):
     def bounded(self) -> bool:
         """Whether the set is bounded. Then the projections of a point running
         off to infinity converge, and ``project`` maps infinite entries to
-        that limit (it reads them as the dtype's largest finite number)."""
+        that limit (``largest_for_infinite`` reads them as the dtype's largest
+        finite number)."""
         return False
 
     @property
@@ -89,14 +90,7 @@ class Set(Parameters, abc.ABC):
         layout = self.resolve(tuple(w.shape), dtype, owner)
         if layout.empty:
             return w
-        x = ops.cast(w, layout.compute_dtype)
-        if self.bounded:
-            # An infinite entry as the largest finite one: the projection of
-            # the limit of its ray, exactly for the simplex family and up to
-            # subnormal residue (|w_i| / largest) for the l2 sets. NaN stays NaN.
-            largest = ops.convert_to_tensor(dtypes.LARGEST[layout.compute_dtype], x.dtype)
-            x = ops.clip(x, -largest, largest)
-        out = self._project(x, layout)
+        out = self._project(ops.cast(w, layout.compute_dtype), layout)
         return ops.cast(out, dtype)
 
     @abc.abstractmethod
@@ -128,3 +122,15 @@ class Set(Parameters, abc.ABC):
 
     def _distance(self, x: Any, layout: ResolvedLayout) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no closed-form distance.")
+
+
+def largest_for_infinite(x: Any) -> Any:
+    """``x`` with ``inf`` and ``-inf`` read as the dtype's largest finite numbers.
+
+    For a bounded set, the projection of the result is the limit of the
+    projections along the infinite entries' ray (exactly where the
+    projection is exact at that scale, else up to a residue of
+    ``|w_i| / largest``). NaN stays NaN.
+    """
+    largest = ops.convert_to_tensor(dtypes.LARGEST[backend.standardize_dtype(x.dtype)], x.dtype)
+    return ops.clip(x, -largest, largest)

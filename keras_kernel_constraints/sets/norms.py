@@ -49,7 +49,7 @@ class _Radial(Set):
     def _project(self, x: Any, layout: Resolved) -> Any:
         low, high = self._band
         acc = layout.compute_dtype
-        unit, spread, norm = reductions.group_norm_parts(x, layout.axes)
+        unit, spread, norm = reductions.group_norm_parts(x, layout.axes, infinite_as_largest=True)
         lo = ops.convert_to_tensor(low, dtype=acc)
         hi = ops.convert_to_tensor(high, dtype=acc)
         # unit * (target / spread) = x * target / norm, with no intermediate
