@@ -15,7 +15,10 @@ def pyplot():
 
 
 def save(fig, path):
-    """Write ``fig`` to ``path`` and say so."""
+    """Write ``fig`` to ``path`` (its folder made if needed) and say so."""
+    import pathlib
+
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")

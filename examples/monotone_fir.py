@@ -5,7 +5,7 @@ the nearest kernel with 0 <= w[0] <= w[1] <= ... (exact isotonic regression,
 clipped). The taps keep training freely inside that set; the workaround of
 building the kernel once as cumsum(exp(v)) in __init__ never trains at all.
 
-    python examples/monotone_fir.py [--epochs 40] [--out monotone_fir.png]
+    python examples/monotone_fir.py [--epochs 40] [--out examples-output/monotone_fir.png]
 """
 
 import argparse
@@ -22,7 +22,9 @@ TARGET = np.array([0.05, 0.1, 0.3, 0.3, 0.3, 0.3, 0.6, 0.8], "float32")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--out", default="monotone_fir.png", help="PNG of the learned taps")
+    parser.add_argument(
+        "--out", default="examples-output/monotone_fir.png", help="PNG of the learned taps"
+    )
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(0)

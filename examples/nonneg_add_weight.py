@@ -13,7 +13,7 @@ weight negative, which the model forbids. Three versions train side by side:
 * ``regularizer=NonNegPenalty(2.0)``: above the multiplier, the exact-penalty
   regime: the weight is driven to 0 but hovers around it.
 
-    python examples/nonneg_add_weight.py [--epochs 40] [--out nonneg_add_weight.png]
+    python examples/nonneg_add_weight.py [--epochs 40] [--out examples-output/nonneg_add_weight.png]
 """
 
 import argparse
@@ -69,7 +69,7 @@ def train(x, y, epochs, **weight_options):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--out", default="nonneg_add_weight.png")
+    parser.add_argument("--out", default="examples-output/nonneg_add_weight.png")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ a *new Python process* that imports only ``keras`` and
 (the constraints keep acting), and saves it again. Finally the model is
 exported with ``model.export()`` and served from the SavedModel.
 
-    python examples/save_reload_export.py [--epochs 5] [--out save_reload_export.png]
+    python examples/save_reload_export.py [--epochs 5] [--out examples-output/save.png]
 """
 
 import argparse
@@ -95,7 +95,7 @@ def can_export_saved_model():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", default="save_reload_export.png")
+    parser.add_argument("--out", default="examples-output/save.png")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # the new process's job
     args = parser.parse_args(argv)
     if args.child:

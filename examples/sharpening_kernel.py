@@ -5,7 +5,7 @@ above 1, so neither softmax nor divide-by-sum can represent it safely. The
 exact projection SumTo(1.0) can: after every optimizer step the kernel is the
 nearest point whose entries sum to 1.
 
-    python examples/sharpening_kernel.py [--epochs 30] [--out sharpening.png]
+    python examples/sharpening_kernel.py [--epochs 30] [--out examples-output/sharpening.png]
 """
 
 import argparse
@@ -22,7 +22,9 @@ SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "float32")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default="sharpening.png", help="PNG of the learned kernel")
+    parser.add_argument(
+        "--out", default="examples-output/sharpening.png", help="PNG of the learned kernel"
+    )
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(0)
