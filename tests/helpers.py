@@ -99,16 +99,25 @@ def tensorflow_only(why: str):
     )
 
 
-def gradient(fn, value: np.ndarray) -> np.ndarray:
-    """d fn(w) / dw at ``value`` (float64 array) with the active backend's autodiff."""
+def gradient(fn, value: np.ndarray, *, compiled: bool = False) -> np.ndarray:
+    """d fn(w) / dw at ``value`` (float64 array) with the active backend's autodiff.
+
+    ``compiled``: on TensorFlow, inside ``tf.function(jit_compile=True)``,
+    whose XLA gradients can differ from eager ones (0 * inf is NaN there).
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        w = tf.Variable(value)
-        with tf.GradientTape() as tape:
-            loss = fn(w)
-        return tape.gradient(loss, w).numpy()
+        def grad(w):
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                loss = fn(w)
+            return tape.gradient(loss, w)
+
+        if compiled:
+            grad = tf.function(grad, jit_compile=True)
+        return grad(tf.constant(value)).numpy()
     if backend == "jax":
         import jax
 

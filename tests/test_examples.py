@@ -81,7 +81,7 @@ def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
 def test_constraint_summary_example_names_every_group_and_the_mistake():
     out = run_example("constraint_summary_mobilenet.py")
     assert "Conv1  " in out and "16 groups of 27: one per output filter" in out
-    assert out.count(": one per output channel") == 17  # every depthwise kernel but one
+    assert out.count(": one per output channel") == 16  # 17 depthwise kernels, one mistaken
     assert "block_16_depthwise/kernel: each group spans several output channels" in out
     assert "use axis=(0, 1)" in out
     assert "each of the 12800 entries" in out

@@ -94,8 +94,15 @@ def group_norm_parts(
         # and 1 / peak is subnormal (flushed to 0 on CPU) when peak is near
         # the dtype's maximum; 1 / sqrt(peak) is always a normal number.
         root = ops.where(fine, one, ops.sqrt(ops.where(nonzero, peak, one)))
-        spread = ops.sqrt(ops.sum(ops.square((x_ / root) / root), axis=axes, keepdims=True))
-        spread = ops.where(fine, ops.sqrt(squares), ops.where(nonzero, spread, one))
+        # sqrt only of positive numbers, even in the branches where() drops:
+        # sqrt's derivative at 0 is inf, and inf * 0 poisons the gradient
+        # of a zero group (a norm penalty on a column the simplex zeroed gave
+        # NaN weights under XLA).
+        spread = ops.sum(ops.square((x_ / root) / root), axis=axes, keepdims=True)
+        spread = ops.sqrt(ops.where(nonzero, spread, one))
+        spread = ops.where(
+            fine, ops.sqrt(ops.where(fine, squares, one)), ops.where(nonzero, spread, one)
+        )
         # max() skips NaN on some backends; x * 0 is NaN for a NaN or inf
         # entry, so a group holding one gets a NaN norm, not a zero one.
         poison = ops.sum(x_ * 0, axis=axes, keepdims=True)
