@@ -62,11 +62,15 @@ def test_axis_that_does_not_fit_the_weight_raises_on_first_use(axis, shape):
 def test_one_sided_boxes_say_at_least_and_at_most():
     # Issue 14: Box(1e-3, inf) was rejected, and Box(max_value=5) silently
     # added a lower bound of 0: a variance with NonNeg() reached exactly 0.
-    w = np.array([-7.0, 0.0, 2e-4, 3.0, 9.0])
-    np.testing.assert_array_equal(Box(min_value=1e-3)(w), [1e-3, 1e-3, 1e-3, 3.0, 9.0])
-    np.testing.assert_array_equal(Box(1e-3, float("inf"))(w), [1e-3, 1e-3, 1e-3, 3.0, 9.0])
-    np.testing.assert_array_equal(Box(max_value=5)(w), [-7.0, 0.0, 2e-4, 3.0, 5.0])
-    np.testing.assert_array_equal(Box(float("-inf"), 5)(w), [-7.0, 0.0, 2e-4, 3.0, 5.0])
+    # float32: every backend's default (JAX has no float64 unless enabled);
+    # bounds are rounded to the weight's dtype, so results are exact there.
+    w = np.array([-7.0, 0.0, 2e-4, 3.0, 9.0], "float32")
+    floor = np.array([1e-3, 1e-3, 1e-3, 3.0, 9.0], "float32")
+    ceiling = np.array([-7.0, 0.0, 2e-4, 3.0, 5.0], "float32")
+    np.testing.assert_array_equal(Box(min_value=1e-3)(w), floor)
+    np.testing.assert_array_equal(Box(1e-3, float("inf"))(w), floor)
+    np.testing.assert_array_equal(Box(max_value=5)(w), ceiling)
+    np.testing.assert_array_equal(Box(float("-inf"), 5)(w), ceiling)
     assert Box(1e-3, float("inf")) == Box(min_value=1e-3)
     assert Box(min_value=1e-3).get_config() == {"min_value": 1e-3, "max_value": None}
     assert Box.from_config(Box(max_value=5).get_config()) == Box(None, 5.0)
