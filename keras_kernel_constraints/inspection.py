@@ -157,8 +157,7 @@ def unit_axis(layer: Any, weight: str = "kernel", *, rank: int | None = None) ->
     rank = kind.rank if kind.rank is not None else rank
     if rank is None:
         raise ValueError(f"unit_axis: pass `rank`, the rank of weight {weight!r} of a {name}.")
-    units = kind.unit_axes(rank)
-    return tuple(a for a in range(rank) if a not in units)
+    return _other_axes(kind.unit_axes(rank), rank)
 
 
 def resolve_units(obj: Any, layer: Any, weight: str) -> Any:
@@ -342,7 +341,7 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
     units = kind.unit_axes(rank)
     spans = [a for a in resolved.axes if a in units]
     if spans:
-        right = tuple(a for a in range(rank) if a not in units)
+        right = _other_axes(units, rank)
         return f"{text} over axes {resolved.axes}", (
             f"each group spans several {kind.unit}s (axes {tuple(spans)} index them): "
             f"for one group per {kind.unit} use axis={right} (or axis='units' with attach)."
@@ -350,6 +349,11 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
     if len(resolved.axes) + len(units) == rank:
         return f"{text}: one per {kind.unit}", None
     return f"{text}: several per {kind.unit}", None
+
+
+def _other_axes(axes: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """The axes of a rank-``rank`` weight that are not in ``axes``: one unit's group."""
+    return tuple(a for a in range(rank) if a not in axes)
 
 
 def _many(count: int, noun: str, plural: str | None = None) -> str:

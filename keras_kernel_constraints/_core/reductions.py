@@ -83,10 +83,7 @@ def group_norm_parts(
         return x, ops.ones_like(squares), norm, norm
 
     def scaled() -> tuple[Any, Any, Any, Any]:
-        x_ = x
-        if infinite_as_largest:
-            largest = ops.convert_to_tensor(LARGEST[dtype], x.dtype)
-            x_ = ops.clip(x, -largest, largest)
+        x_ = largest_for_infinite(x) if infinite_as_largest else x
         peak = ops.max(ops.abs(x_), axis=axes, keepdims=True)
         nonzero = peak > 0
         one = ops.ones_like(peak)
@@ -124,3 +121,15 @@ def first_entry_mask(layout: ResolvedLayout, dtype: str) -> Any:
         along = ops.cast(ops.arange(shape[a]) == 0, dtype)
         mask = mask * ops.reshape(along, [shape[a] if i == a else 1 for i in range(len(shape))])
     return mask
+
+
+def largest_for_infinite(x: Any) -> Any:
+    """``x`` with ``inf`` and ``-inf`` read as the dtype's largest finite numbers.
+
+    For a bounded set, the projection of the result is the limit of the
+    projections along the infinite entries' ray (exactly where the
+    projection is exact at that scale, else up to a residue of
+    ``|w_i| / largest``). NaN stays NaN.
+    """
+    largest = ops.convert_to_tensor(LARGEST[backend.standardize_dtype(x.dtype)], x.dtype)
+    return ops.clip(x, -largest, largest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from keras import backend, ops
+from keras import ops
 
 from keras_kernel_constraints._core import dtypes
 from keras_kernel_constraints._core.layout import Layout, ResolvedLayout
@@ -59,7 +59,7 @@ class Set(Parameters, abc.ABC):
     def bounded(self) -> bool:
         """Whether the set is bounded. Then the projections of a point running
         off to infinity converge, and ``project`` maps infinite entries to
-        that limit (``largest_for_infinite`` reads them as the dtype's largest
+        that limit (``reductions.largest_for_infinite`` reads them as the dtype's largest
         finite number)."""
         return False
 
@@ -122,15 +122,3 @@ class Set(Parameters, abc.ABC):
 
     def _distance(self, x: Any, layout: ResolvedLayout) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no closed-form distance.")
-
-
-def largest_for_infinite(x: Any) -> Any:
-    """``x`` with ``inf`` and ``-inf`` read as the dtype's largest finite numbers.
-
-    For a bounded set, the projection of the result is the limit of the
-    projections along the infinite entries' ray (exactly where the
-    projection is exact at that scale, else up to a residue of
-    ``|w_i| / largest``). NaN stays NaN.
-    """
-    largest = ops.convert_to_tensor(dtypes.LARGEST[backend.standardize_dtype(x.dtype)], x.dtype)
-    return ops.clip(x, -largest, largest)

@@ -28,10 +28,10 @@ from typing import Any
 
 from keras import backend, ops
 
-from keras_kernel_constraints._core import validation
+from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.layout import AxisLike, Groups, Layout
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
-from keras_kernel_constraints.sets._base import Set, largest_for_infinite
+from keras_kernel_constraints.sets._base import Set
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -84,7 +84,7 @@ class Simplex(Set):
         return Groups(self.axis)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
-        rows, restore = layout.to_rows(largest_for_infinite(x))
+        rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
         return restore(_simplex_rows(rows, self.value))
 
 
@@ -146,7 +146,7 @@ class CappedSimplex(Set):
         validation.sum_fits(layout.size, self.value, self.min_value, self.max_value, owner)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
-        rows, restore = layout.to_rows(largest_for_infinite(x))
+        rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
         lo, hi, total = self.min_value, self.max_value, self.value
         lo_t, hi_t = (
             ops.convert_to_tensor(lo, dtype=x.dtype),
@@ -215,7 +215,7 @@ class L1Ball(Set):
         return Groups(self.axis)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
-        rows, restore = layout.to_rows(largest_for_infinite(x))
+        rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
         magnitude = ops.abs(rows)
         inside = ops.sum(magnitude, axis=-1, keepdims=True) <= self.radius
         shrunk = ops.sign(rows) * _simplex_rows(magnitude, self.radius)
