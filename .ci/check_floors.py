@@ -1,7 +1,7 @@
 """The floor lane installs exactly the lowest versions pyproject.toml declares.
 
 Every ``>=`` bound of a runtime dependency (``dependencies`` and the backend
-extras ``tf-cpu``, ``tf``, ``jax`` and ``torch``) must be pinned to that same
+extras ``tf-cpu``, ``tf``, ``jax``, ``torch`` and ``tf-keras``) must be pinned to that same
 version in ``.ci/floors.txt``, and each pin installed here must be what is
 installed: the declared floors cannot drift from the tested ones.
 """
@@ -16,7 +16,7 @@ import sys
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUNTIME_EXTRAS = ("tf-cpu", "tf", "jax", "torch")
+RUNTIME_EXTRAS = ("tf-cpu", "tf", "jax", "torch", "tf-keras")
 REQUIREMENT = r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)"
 
 

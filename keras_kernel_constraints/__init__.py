@@ -30,6 +30,7 @@ from keras_kernel_constraints import (
     sets,
     training,
 )
+from keras_kernel_constraints._core import registry as _registry
 
 try:
     __version__ = _metadata.version("keras-kernel-constraints")
@@ -45,3 +46,5 @@ __all__ = [
     "sets",
     "training",
 ]
+
+_registry.register_with_tf_keras()

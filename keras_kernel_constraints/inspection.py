@@ -29,6 +29,7 @@ import keras
 
 from keras_kernel_constraints import regularizers, sets
 from keras_kernel_constraints._core import layout as layouts
+from keras_kernel_constraints._core import variables as variables_
 
 __all__ = ["SummaryRow", "constraint_summary", "unit_axis"]
 
@@ -73,7 +74,11 @@ def _kinds() -> list[tuple[type, dict[str, _Kind]]]:
     separable = [(L.SeparableConv1D, 3), (L.SeparableConv2D, 4)]
     table: list[tuple[type, dict[str, _Kind]]] = []
     table += [(c, {"kernel": _Kind(r, _second_last, _FILTER)}) for c, r in transpose]
-    table += [(c, {"kernel": _Kind(r, _last_two, _CHANNEL)}) for c, r in depthwise]
+    # tf_keras names a DepthwiseConv kernel "depthwise_kernel", Keras 3 "kernel".
+    table += [
+        (c, dict.fromkeys(("kernel", "depthwise_kernel"), _Kind(r, _last_two, _CHANNEL)))
+        for c, r in depthwise
+    ]
     table += [
         (
             c,
@@ -102,7 +107,7 @@ def _einsum_kind(layer: Any) -> _Kind:
 def _kind(layer: Any, weight: str) -> _Kind | None:
     """The unit layout of ``weight`` in ``layer`` (instance or class), or None."""
     klass = layer if isinstance(layer, type) else type(layer)
-    if issubclass(klass, keras.layers.EinsumDense):
+    if _is_a(klass, keras.layers.EinsumDense):
         if isinstance(layer, type):
             raise ValueError(
                 "unit_axis: an EinsumDense's units depend on its equation; pass the layer "
@@ -110,9 +115,18 @@ def _kind(layer: Any, weight: str) -> _Kind | None:
             )
         return _einsum_kind(layer) if weight == "kernel" else None
     for known, weights in _kinds():
-        if issubclass(klass, known):
+        if _is_a(klass, known):
             return weights.get(weight)
     return None
+
+
+def _is_a(klass: type, known: type) -> bool:
+    """``issubclass``, with tf_keras's layer of the same name standing for Keras's."""
+    if issubclass(klass, known):
+        return True
+    return any(
+        base.__name__ == known.__name__ and variables_.is_tf_keras(base) for base in klass.__mro__
+    )
 
 
 def unit_axis(layer: Any, weight: str = "kernel", *, rank: int | None = None) -> tuple[int, ...]:
@@ -245,8 +259,10 @@ def constraint_summary(
     rows = []
     for layer in model._flatten_layers(include_self=True):
         for variable in own_variables(layer):
-            for role in ("constraint", "regularizer"):
-                obj = getattr(variable, role, None)
+            for role, obj in (
+                ("constraint", variables_.constraint(variable)),
+                ("regularizer", variables_.regularizer(layer, variable)),
+            ):
                 if obj is not None:
                     rows.append(_row(layer, variable, role, obj))
     for row in rows:
@@ -259,8 +275,7 @@ def constraint_summary(
 
 def own_variables(layer: keras.layers.Layer) -> list[Any]:
     """Variables created by ``layer`` itself, not by its sublayers."""
-    prefix = f"{layer.path}/"
-    return [v for v in layer.weights if v.path == prefix + v.name]
+    return variables_.own_variables(layer)
 
 
 def _row(layer: Any, variable: Any, role: str, obj: Any) -> SummaryRow:
@@ -269,7 +284,7 @@ def _row(layer: Any, variable: Any, role: str, obj: Any) -> SummaryRow:
     return SummaryRow(
         layer=layer.name,
         kind=type(layer).__name__,
-        weight=variable.name,
+        weight=variables_.short_name(variable),
         shape=shape,
         role=role,
         obj=repr(obj),
@@ -334,7 +349,7 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
         rows, cols = (shape[a] for a in resolved.axes)
         return f"{_many(count, 'matrix', 'matrices')} of {rows} x {cols}", None
     text = f"{_many(count, 'group')} of {resolved.size}"
-    kind = _kind(layer, variable.name)
+    kind = _kind(layer, variables_.short_name(variable))
     if kind is None:
         return f"{text} over axes {resolved.axes}", None
     rank = len(shape)

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 
 from keras_kernel_constraints import constraints, inspection, regularizers
+from keras_kernel_constraints._core import variables as variables_
 from keras_kernel_constraints.constraints._base import check_projection
 
 __all__ = [
@@ -54,11 +55,11 @@ def project_now(variables: keras.layers.Layer | Iterable[Any]) -> list[Any]:
         >>> float(layer.kernel.numpy().min())
         0.0
     """
-    if isinstance(variables, keras.layers.Layer):
-        variables = variables.trainable_weights
+    if isinstance(variables, keras.layers.Layer) or variables_.is_tf_keras(variables):
+        variables = variables.trainable_weights  # type: ignore[union-attr]
     projected = []
     for variable in variables:
-        constraint = getattr(variable, "constraint", None)
+        constraint = variables_.constraint(variable)
         if constraint is not None:
             variable.assign(_projection(constraint, variable))
             projected.append(variable)
@@ -67,12 +68,13 @@ def project_now(variables: keras.layers.Layer | Iterable[Any]) -> list[Any]:
 
 def _projection(constraint: Any, variable: Any) -> Any:
     """``constraint`` applied to ``variable``'s value, checked before it is assigned."""
+    path = variables_.path(variable)
     wrong = inspection.misuse("constraint", constraint, variable)
     if wrong:
-        raise ValueError(f"{variable.path}: {wrong}")
-    value = _compiled(constraint)(variable.value)
+        raise ValueError(f"{path}: {wrong}")
+    value = _compiled(constraint)(variables_.value(variable))
     dtype = keras.backend.standardize_dtype(variable.dtype)
-    check_projection(constraint, value, tuple(variable.shape), dtype, variable.path)
+    check_projection(constraint, value, tuple(variable.shape), dtype, path)
     return value
 
 
@@ -109,6 +111,23 @@ def _compiled(constraint: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _JAX_PROGRAMS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+class _EpochCallback(keras.callbacks.Callback):
+    """A Keras callback without batch hooks, which tf_keras's ``fit`` takes too.
+
+    tf_keras asks each callback which batch hooks it implements, through
+    methods a Keras 3 callback lacks.
+    """
+
+    def _implements_train_batch_hooks(self) -> bool:
+        return False
+
+    def _implements_test_batch_hooks(self) -> bool:
+        return False
+
+    def _implements_predict_batch_hooks(self) -> bool:
+        return False
 
 
 def keep_ema_feasible(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
@@ -184,7 +203,7 @@ def keep_ema_feasible(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     return inner
 
 
-class ProjectedEMA(keras.callbacks.Callback):
+class ProjectedEMA(_EpochCallback):
     """Callback for ``fit``: keeps constrained weights feasible under ``use_ema=True``.
 
     At the start of training it applies ``keep_ema_feasible`` to the
@@ -349,22 +368,34 @@ def attach(
             (layer, variable)
             for layer in matched
             for variable in inspection.own_variables(layer)
-            if variable.name in rule.weights
+            if variables_.short_name(variable) in rule.weights
         ]
         if not hits:
             raise ValueError(_no_match(index, rule, layers, matched))
         for layer, variable in hits:
             plans.append(_plan(index, rule, layer, variable))
+    # A later rule on the same weight wins; tf_keras could not undo the earlier penalty.
+    last = {
+        (id(plan[1]), role): position
+        for position, plan in enumerate(plans)
+        for role, obj in (("constraint", plan[2]), ("regularizer", plan[3]))
+        if obj is not None
+    }
     changed = []
-    for layer, variable, constraint, regularizer, value in plans:
+    for position, (layer, variable, constraint, regularizer, value) in enumerate(plans):
+        name = variables_.short_name(variable)
+        if last.get((id(variable), "constraint")) != position:
+            constraint = None
+        if last.get((id(variable), "regularizer")) != position:
+            regularizer = None
         if constraint is not None:
-            variable.constraint = constraint
-            _mirror(layer, variable.name, "constraint", constraint)
+            variables_.set_constraint(variable, constraint)
+            _mirror(layer, name, "constraint", constraint)
             if project:
                 variable.assign(value)
         if regularizer is not None:
-            variable.regularizer = regularizer
-            _mirror(layer, variable.name, "regularizer", regularizer)
+            variables_.set_regularizer(layer, variable, regularizer)
+            _mirror(layer, name, "regularizer", regularizer)
         changed.append(variable)
     if getattr(model, "train_function", None) is not None:
         model.train_function = None  # the next fit traces a step with them
@@ -373,10 +404,11 @@ def attach(
 
 def _plan(index: int, rule: Rule, layer: Any, variable: Any) -> tuple[Any, ...]:
     """Check one rule against one weight; what to set and the projected value."""
-    where = f"Rule {index} on {variable.path} (a {type(layer).__name__} weight)"
+    where = f"Rule {index} on {variables_.path(variable)} (a {type(layer).__name__} weight)"
+    name = variables_.short_name(variable)
     try:
         constraint, regularizer = (
-            None if obj is None else inspection.resolve_units(obj, layer, variable.name)
+            None if obj is None else inspection.resolve_units(obj, layer, name)
             for obj in (rule.constraint, rule.regularizer)
         )
         value = None
@@ -386,7 +418,13 @@ def _plan(index: int, rule: Rule, layer: Any, variable: Any) -> tuple[Any, ...]:
             wrong = inspection.misuse("regularizer", regularizer, variable)
             if wrong:
                 raise ValueError(wrong)
-            regularizer(variable.value)  # a shape its layout does not fit raises here
+            if not variables_.is_keras3(variable) and variables_.regularizer(layer, variable):
+                raise ValueError(
+                    "this weight has a penalty already, and tf_keras keeps it among the "
+                    "layer's losses, where attach() cannot replace it; build the layer with "
+                    "the penalty you want instead."
+                )
+            regularizer(variables_.value(variable))  # a shape its layout does not fit raises
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
     return layer, variable, constraint, regularizer, value
@@ -404,7 +442,9 @@ def _no_match(index: int, rule: Rule, layers: list[Any], matched: list[Any]) -> 
         )
         hint = f"; close layer names: {close}" if close else ""
         return f"{head}: no layer of the {len(names)} matches{hint}."
-    weights = sorted({v.name for layer in matched for v in inspection.own_variables(layer)})
+    weights = sorted(
+        {variables_.short_name(v) for layer in matched for v in inspection.own_variables(layer)}
+    )
     close = sorted(
         {c for name in rule.weights for c in difflib.get_close_matches(name, weights, n=3)}
     )
@@ -414,22 +454,13 @@ def _no_match(index: int, rule: Rule, layers: list[Any], matched: list[Any]) -> 
 
 
 def _mirror(layer: keras.layers.Layer, weight_name: str, kind: str, value: Any) -> None:
-    """Set the layer attribute Keras serializes for this weight, if any.
-
-    ``kernel`` -> ``kernel_constraint``; SeparableConv's ``depthwise_kernel``
-    -> ``depthwise_constraint``; DepthwiseConv's ``kernel`` ->
-    ``depthwise_constraint``.
-    """
-    candidates = [f"{weight_name}_{kind}", f"{weight_name.removesuffix('_kernel')}_{kind}"]
-    if weight_name == "kernel" and type(layer).__name__.startswith("Depthwise"):
-        candidates.insert(0, f"depthwise_{kind}")
-    for attribute in candidates:
-        if hasattr(layer, attribute):
-            setattr(layer, attribute, value)
-            return
+    """Set the layer attribute Keras serializes for this weight, if any."""
+    attribute = variables_.layer_attribute(layer, weight_name, kind)
+    if attribute is not None:
+        setattr(layer, attribute, value)
 
 
-class ConstraintViolation(keras.callbacks.Callback):
+class ConstraintViolation(_EpochCallback):
     """Logs how far each constrained weight is from its set, every epoch.
 
     For every trainable variable with a constraint it adds
@@ -461,11 +492,12 @@ class ConstraintViolation(keras.callbacks.Callback):
             return
         worst = 0.0
         for variable in self.model.trainable_variables:
-            if variable.constraint is None:
+            constraint = variables_.constraint(variable)
+            if constraint is None:
                 continue
             value = keras.ops.convert_to_numpy(variable).astype("float64")
-            projected = keras.ops.convert_to_numpy(variable.constraint(variable))
+            projected = keras.ops.convert_to_numpy(constraint(variable))
             distance = float(((value - projected) ** 2).sum() ** 0.5)
-            logs[f"violation/{variable.path}"] = distance
+            logs[f"violation/{variables_.path(variable)}"] = distance
             worst = max(worst, distance)
         logs["violation/max"] = worst

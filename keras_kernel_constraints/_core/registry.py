@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import inspect
 import re
+import sys
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -71,3 +75,69 @@ def registered(name: str) -> Any:
         else "".join(part[:1].upper() + part[1:] for part in name.split("_"))
     )
     return keras.saving.get_registered_object(f"{PACKAGE}>{camel}")
+
+
+def register_with_tf_keras() -> None:
+    """Register this package's classes with tf_keras (Keras 2) too, now or on its import.
+
+    tf_keras keeps its own registry: a model it saves names a constraint
+    ``keras_kernel_constraints>SumTo`` only if the class is registered there,
+    and ``tf_keras.models.load_model`` finds it only there. tf_keras is
+    imported late (``tf.keras`` under ``TF_USE_LEGACY_KERAS=1`` loads it on
+    first use), so when it is not imported yet a one-shot import hook
+    registers the classes right after it is.
+    """
+    if "tf_keras" in sys.modules:
+        _register_in(sys.modules["tf_keras"])
+    elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("tf_keras", _register_in))
+
+
+def _register_in(tf_keras: Any) -> None:
+    prefix = f"{PACKAGE}>"
+    for name, cls in keras.saving.get_custom_objects().items():
+        if name.startswith(prefix):
+            tf_keras.saving.register_keras_serializable(PACKAGE, name.removeprefix(prefix))(cls)
+    # tf_keras warns on every save that our classes are not its own
+    # Constraint/Regularizer subclasses; they serialize correctly (tested).
+    warnings.filterwarnings(
+        "ignore",
+        message=r"The `keras\.(constraints|regularizers)\.serialize\(\)` API should only be used"
+        rf".*<class '{PACKAGE}\.",
+        category=UserWarning,
+    )
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``callback(module)`` once, right after the module ``name`` is first executed.
+
+    Probes that only look for the module (``importlib.util.find_spec``)
+    leave the hook in place: it goes when the module has run.
+    """
+
+    def __init__(self, name: str, callback: Callable[[Any], None]) -> None:
+        self.name = name
+        self.callback = callback
+        self.searching = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name or self.searching:
+            return None
+        self.searching = True  # the search below asks this finder again
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.searching = False
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        execute = loader.exec_module
+
+        def exec_then_call(module: Any) -> None:
+            execute(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            self.callback(module)
+
+        loader.exec_module = exec_then_call
+        return spec

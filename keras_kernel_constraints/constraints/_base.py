@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from keras_kernel_constraints import regularizers
-from keras_kernel_constraints._core import dtypes
+from keras_kernel_constraints._core import dtypes, variables
 
 
 class ProjectionConstraint(keras.constraints.Constraint):
@@ -43,7 +43,7 @@ class ProjectionConstraint(keras.constraints.Constraint):
     """
 
     def __call__(self, w: Any) -> Any:
-        name = getattr(w, "path", None)
+        name = variables.name_of(w)
         w, dtype = dtypes.float_tensor(w, type(self).__name__)
         projected = self.project(w)
         check_projection(self, projected, tuple(w.shape), dtype, name)
