@@ -4,8 +4,10 @@ import importlib.util
 import inspect
 import os
 import pathlib
+import re
 import subprocess
 import sys
+from html import parser as html_parser
 
 import pytest
 
@@ -113,6 +115,52 @@ def test_site_builds_with_strict(tmp_path):
     quickstart = (tmp_path / "site" / "quickstart" / "index.html").read_text()
     assert "Conv2DTranspose" in concepts and "pip install -e" in quickstart
     assert "--8&lt;--" not in concepts + home + quickstart
+    pages = {path: path.read_text() for path in (tmp_path / "site").rglob("*.html")}
+    # Formulas are MathML written at build time (docs/hooks/mathml.py): no
+    # TeX is left in any page's text, and no page loads anything from the
+    # network (math scripts, web fonts), so the site works offline.
+    assert sum(html.count("<math") for html in pages.values()) >= 50
+    for path, html in pages.items():
+        text = _visible_text(html)
+        for raw in ("$$", "\\[", "\\]", "\\(", "\\)"):
+            assert raw not in text, f"{path}: raw TeX {raw!r} in the rendered text"
+        remote = re.findall(r'<(?:script|link|img|iframe)[^>]+(?:src|href)="(?:https?:)?//', html)
+        assert not remote, f"{path}: loads {remote}"
+    # Every parameter table names each parameter's type (from the annotations).
+    for page in ("sets", "constraints", "regularizers", "projections", "inspection", "training"):
+        html = pages[tmp_path / "site" / "api" / page / "index.html"]
+        for row in re.findall(r'<tr class="doc-section-item">(.*?)</tr>', html, re.S):
+            cells = [
+                re.sub(r"<[^>]+>|\s", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            ]
+            assert len(cells) < 2 or cells[1], f"api/{page}: no type for {cells[0]}"
+
+
+class _Text(html_parser.HTMLParser):
+    """A page's text as a reader sees it, without code, scripts and formulas."""
+
+    SKIPPED = frozenset({"script", "style", "code", "pre", "math"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag in self.SKIPPED
+
+    def handle_endtag(self, tag):
+        self.depth -= tag in self.SKIPPED
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.parts.append(data)
+
+
+def _visible_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
 
 
 @pytest.mark.slow

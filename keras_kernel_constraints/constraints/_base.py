@@ -14,7 +14,7 @@ class ProjectionConstraint(keras.constraints.Constraint):
     r"""A constraint whose call is the exact Euclidean projection onto a set.
 
     $$
-    P(w) = \arg\min_{p \in C} \|p - w\|_2
+    P(w) = \underset{p \in C}{\mathrm{arg\,min}}\, \|p - w\|_2
     $$
 
     Keras's optimizer calls the constraint after every update,

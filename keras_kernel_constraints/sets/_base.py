@@ -16,7 +16,7 @@ class Set(Parameters, abc.ABC):
     r"""A closed set of weights $C$, with its Euclidean projection.
 
     $$
-    P_C(w) = \arg\min_{p \in C} \|p - w\|_2
+    P_C(w) = \underset{p \in C}{\mathrm{arg\,min}}\, \|p - w\|_2
     $$
 
     A set is a frozen value: its parameters are checked at construction and

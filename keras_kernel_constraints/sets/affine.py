@@ -114,7 +114,7 @@ class SumTo(Set):
     r"""Every group sums to $s$; the entries are otherwise free.
 
     $$
-    C = \Bigl\{w : \sum_{i \in g} w_i = s\ \ \forall g\Bigr\}, \qquad
+    C = \left\{w : \sum_{i \in g} w_i = s\ \ \forall g\right\}, \qquad
     P(w)_g = w_g + \frac{s - \sum_{i \in g} w_i}{n_g}
     $$
 

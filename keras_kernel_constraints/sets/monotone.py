@@ -29,7 +29,7 @@ class Monotone(Set):
 
     $$
     C = \{w : w_{i+1} - w_i \ge \delta,\ \ \ell \le w_i \le u\}, \qquad
-    P(w) = \arg\min_{p \in C} \|p - w\|_2
+    P(w) = \underset{p \in C}{\mathrm{arg\,min}}\, \|p - w\|_2
     $$
 
     with $\delta$ = ``min_step``, $\ell$ = ``min_value`` and $u$ =

@@ -39,7 +39,7 @@ class Simplex(Set):
     r"""Every group non-negative and summing to $s$.
 
     $$
-    C = \Bigl\{w : w_i \ge 0,\ \sum_{i \in g} w_i = s\Bigr\}, \qquad
+    C = \left\{w : w_i \ge 0,\ \sum_{i \in g} w_i = s\right\}, \qquad
     P(w)_i = \max(w_i - \tau_g, 0)
     $$
 
@@ -93,7 +93,7 @@ class CappedSimplex(Set):
     r"""Every entry in $[\ell, u]$ and every group summing to $s$.
 
     $$
-    C = \Bigl\{w : \ell \le w_i \le u,\ \sum_{i \in g} w_i = s\Bigr\}, \qquad
+    C = \left\{w : \ell \le w_i \le u,\ \sum_{i \in g} w_i = s\right\}, \qquad
     P(w)_i = \min(\max(w_i - \tau_g, \ell), u)
     $$
 
