@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 import keras_kernel_constraints as kkc
+import kkc_demo
 from keras_kernel_constraints.constraints import Monotone, NonNeg, SumTo
 from keras_kernel_constraints.projections import project_sum_to
 from keras_kernel_constraints.regularizers import NonNegPenalty
@@ -51,8 +52,12 @@ def main(argv=None) -> int:
 
 
 def run(argv=None) -> dict[str, Outcome]:
+    """Parse ``argv`` (the options of ``kkc-demo``) and run the demo."""
+    return run_with(kkc_demo.parser().parse_args(argv))
+
+
+def run_with(args: argparse.Namespace) -> dict[str, Outcome]:
     """Run the three scenarios, print them and a summary; the outcomes by name."""
-    args = _parse(argv)
     keras.utils.set_random_seed(args.seed)
     print(
         f"keras_kernel_constraints {kkc.__version__} demo "
@@ -77,17 +82,6 @@ def run(argv=None) -> dict[str, Outcome]:
 
 def np_sharpen():
     return np.asarray(SHARPEN, dtype="float32")
-
-
-def _parse(argv):
-    parser = argparse.ArgumentParser(prog="kkc-demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="kkc-demo-output", help="folder for the PNG figure")
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs per model")
-    parser.add_argument(
-        "--starts", type=int, default=5, help="random starting kernels tried in scenario 1"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
 
 
 class _DivideBySum:

@@ -1,5 +1,7 @@
 """The quick-start demo runs, shows what it promises and writes its figure."""
 
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -52,3 +54,32 @@ def test_module_entry_point_parses_its_options():
         "runpy.run_module('keras_kernel_constraints', run_name='__main__')"
     )
     assert "--out" in out and "--epochs" in out
+
+
+def test_help_answers_before_keras_is_imported():
+    # TensorFlow prints start-up logs on import (TF_CPP_MIN_LOG_LEVEL does not
+    # silence them all): --help must not import it.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, kkc_demo\n"
+            "try:\n    kkc_demo.main(['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: kkc-demo") and "--epochs" in done.stdout
+    assert done.stdout.rstrip().endswith("[]"), done.stdout  # no framework imported
+    assert done.stderr == ""
+
+
+@pytest.mark.skipif(shutil.which("kkc-demo") is None, reason="the package is not installed")
+def test_installed_command_prints_only_its_help():
+    done = subprocess.run(["kkc-demo", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith("usage: kkc-demo")
