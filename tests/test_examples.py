@@ -63,6 +63,22 @@ def test_nonneg_add_weight_example_contrasts_hard_and_soft(tmp_path):
     assert (tmp_path / "n.png").exists()
 
 
+def test_penalty_strength_example_predicts_each_penalty_from_the_multiplier():
+    out = run_example("penalty_strength.py")
+    multiplier = float(re.search(r"multiplier λ = (\S+),", out).group(1))
+    assert 0.8 < multiplier < 1.1  # about 2 x 0.5: the pull towards the true -0.5
+    rows = re.findall(r"^NonNegPenalty\(strength=(\S+), power=(\d)\)\s+(\S+)\s+(\S+)$", out, re.M)
+    assert len(rows) == 7
+    for strength, power, predicted, measured in rows:
+        predicted, measured = float(predicted), float(measured)
+        if power == "1" and float(strength) > multiplier:
+            # The exact regime: Adam hovers at the kink, within 2e-3 of w* = 0.
+            assert abs(measured) <= 2e-3, (strength, measured)
+        else:
+            assert measured < 0  # the penalty lets the weight out, as predicted
+            assert abs(measured - predicted) <= 0.02 * abs(predicted) + 5e-4, (strength, power)
+
+
 def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
     out = run_example("save_reload_export.py", "--epochs", "2", "--out", str(tmp_path / "s.png"))
     assert "constraints Monotone, NonNeg, SumTo" in out
