@@ -31,7 +31,11 @@ def test_demo_recovers_the_kernel_and_writes_the_figure(tmp_path, capsys):
     unconstrained = outcomes["FIR: unconstrained"].values
     built_once = outcomes["FIR: cumsum(exp(v)) built once"].values
     assert monotone["feasible_epochs"] == monotone["epochs"] == epochs
-    assert monotone["max_error"] < 0.1 and monotone["moved"] > 1.0
+    assert monotone["breaks"] == 0 and monotone["moved"] > 0.5
+    # Little data, much noise: the unconstrained taps break the order, and
+    # the constraint brings the kernel closer to the target.
+    assert unconstrained["breaks"] >= 2
+    assert monotone["rms_error"] < 0.8 * unconstrained["rms_error"]
     assert unconstrained["epochs"] == epochs
     assert built_once["moved"] == 0.0  # the kernel built once never trains
 

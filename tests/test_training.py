@@ -203,3 +203,48 @@ def test_axis_that_does_not_fit_fails_fit_with_a_clear_error():
     message = r"SumTo: `axis`=2 is out of range for a weight of shape \(4, 3\)"
     with pytest.raises(ValueError, match=message):
         model.fit(np.ones((4, 4), "float32"), np.ones((4, 3), "float32"), verbose=0)
+
+
+@pytest.mark.slow
+def test_sgd_reaches_the_constrained_optimum_where_adam_stops_short():
+    # docs/pitfalls.md quotes this run: the demo's FIR problem.
+    from sklearn.isotonic import isotonic_regression
+
+    fir = np.array([0.05, 0.1, 0.3, 0.3, 0.3, 0.3, 0.6, 0.8], "float32")
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 20, 1)).astype("float32")
+    windows = np.array([seq[t : t + 8, 0] for seq in x for t in range(13)])
+    y = (windows @ fir).reshape(2, 13, 1) + rng.normal(size=(2, 13, 1)).astype("float32")
+
+    # The constrained least-squares optimum, independently: projected
+    # gradient descent in float64 with scikit-learn's isotonic regression.
+    optimum, target = np.zeros(8), y.reshape(-1).astype("float64")
+    step = 1.0 / np.linalg.eigvalsh(windows.T @ windows).max()
+    for _ in range(5000):
+        optimum -= step * windows.T @ (windows @ optimum - target)
+        optimum = np.maximum(isotonic_regression(optimum), 0.0)
+
+    def mse(w):
+        return float(np.mean((windows @ w - target) ** 2))
+
+    start = keras.initializers.Constant(np.linspace(0.5, -0.3, 8)[:, None, None])
+
+    def train(optimizer):
+        layer = keras.layers.Conv1D(
+            1,
+            8,
+            use_bias=False,
+            kernel_constraint=Monotone(min_value=0.0),
+            kernel_initializer=start,
+        )
+        model = keras.Sequential([keras.Input((20, 1)), layer])
+        model.compile(optimizer, "mse", jit_compile=True)
+        repeat = (400, 1, 1)  # 400 full-batch steps in one epoch
+        model.fit(np.tile(x, repeat), np.tile(y, repeat), batch_size=2, shuffle=False, verbose=0)
+        return ops.convert_to_numpy(layer.kernel)[:, 0, 0].astype("float64")
+
+    sgd = train(keras.optimizers.SGD(0.1))
+    np.testing.assert_allclose(sgd, optimum, atol=2e-3)
+    adam = train(keras.optimizers.Adam(0.02))
+    assert np.all(np.diff(adam) >= 0) and adam.min() >= 0  # feasible,
+    assert mse(adam) > 1.05 * mse(optimum)  # but a worse fit: Adam stopped short
