@@ -86,6 +86,8 @@ def test_save_reload_export_example_round_trips_in_a_new_process(tmp_path):
     for name in ("worst decrease", "most negative tap", "most negative weight"):
         assert float(re.search(rf"{name}: (\S+)", out).group(1)) == 0.0
     assert float(re.search(r"filter sum - 1\|: (\S+)", out).group(1)) <= 1e-5
+    # The target is a rectified ramp filter: the Monotone filters visibly rise.
+    assert float(re.search(r"largest rise over the 8 taps[^:]*: (\S+)", out).group(1)) > 0.1
     served = re.search(r"serves the reloaded model's predictions: max difference (\S+)", out)
     if EXPORTS:
         assert float(served.group(1)) <= 1e-5
