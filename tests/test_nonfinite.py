@@ -15,17 +15,6 @@ from keras_kernel_constraints import constraints as kc
 from tests.helpers import as_f64, tensor
 
 INF = np.inf
-# The capped simplex bisects its threshold over [min(w) - hi, max(w) - lo]
-# with 64 (float32) or 128 (float64) halvings in value: a group spanning the
-# float range leaves a bracket far wider than the answer's resolution, and
-# the result misses the sum ([-3e38, 1, 0] -> [0, 0.7, 0]). Halving in orders
-# of magnitude first fixes it but multiplies torch.compile time by 3.5 (25 s
-# -> 88 s for one Dense kernel); a sort-based exact threshold is planned.
-# Strict, so the fix shows.
-WIDE_BRACKET = pytest.mark.xfail(
-    strict=True, reason="CappedSimplex: bisection bracket too wide for a float-range spread"
-)
-
 LIMITS = [
     # constraint, input, limit, exact (else up to RESIDUE)
     (kc.L2Ball(1.0), [INF, 1.0, -2.0], [1.0, 0.0, 0.0], False),
@@ -49,11 +38,9 @@ LIMITS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("constraint, w, limit, exact", LIMITS, ids=repr)
-def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, dtype, request):
+def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, dtype):
     # Issue 14: L2Ball()([inf, 1]) gave [nan, nan]; the nearest point of the
     # ball to [t, 1] tends to [1, 0].
-    if isinstance(constraint, kc.CappedSimplex) and w[0] < 0:
-        request.applymarker(WIDE_BRACKET)
     out = as_f64(constraint(tensor(np.array(w), dtype)))
     want = np.array(limit)
     if exact:
@@ -68,13 +55,11 @@ def test_an_infinite_entry_goes_to_the_limit_point(constraint, w, limit, exact, 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_a_group_spanning_the_float_range(sign, dtype, request):
+def test_a_group_spanning_the_float_range(sign, dtype):
     big = sign * 0.9 * float(np.finfo(dtype).max)
     w = np.array([big, 1.0, 0.0])
     simplex = as_f64(kc.Simplex(2.0)(tensor(w, dtype)))
     assert simplex.tolist() == ([2.0, 0.0, 0.0] if sign > 0 else [0.0, 1.5, 0.5])
-    if sign < 0:
-        request.applymarker(WIDE_BRACKET)
     out = as_f64(kc.CappedSimplex(1.0, 0.0, 0.7)(tensor(w, dtype)))
     want = [0.7, 1 - 0.7, 0.0] if sign > 0 else [0.0, 0.7, 1 - 0.7]  # sums to 1 exactly
     np.testing.assert_array_equal(out, np.array(want, dtype))

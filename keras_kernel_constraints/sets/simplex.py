@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY
 from typing import Any
 
+import numpy as np
 from keras import backend, ops
 
 from keras_kernel_constraints._core import reductions, validation
@@ -97,12 +98,16 @@ class CappedSimplex(Set):
     P(w)_i = \min(\max(w_i - \tau_g, \ell), u)
     $$
 
-    The sum is a non-increasing, piecewise-linear function of the dual
-    variable $\tau$. Bisection on $\tau$ (as in jaxopt's
-    ``projection_box_section``), started from a bracket that contains it,
-    runs a fixed number of halvings (64 in float32, 128 in float64), enough
-    to shrink any bracket to the floating-point resolution; the exact finish
-    then solves for $\tau$ on the free entries in closed form. A group of
+    The sum $f(\tau) = \sum_i \min(\max(w_i - \tau, \ell), u)$ is
+    non-increasing and linear between its $2n$ breakpoints $w_i - u$ and
+    $w_i - \ell$, and $\tau$ lies in $[\min w - u, \max w - \ell]$. A few
+    bisection steps at geometric midpoints (5 in float32, 7 in float64)
+    bring the bracket's ends within a factor $2^{16}$ ($2^{32}$) of each
+    other, whatever the spread of the entries; halvings in value (as in jaxopt's
+    ``projection_box_section``; 40 in float32, 85 in float64) then reach
+    adjacent floats; $\tau$ is finally solved for on the free entries in
+    closed form. (The halvings alone left a group spanning the float range
+    a bracket 1e19 wide.) A group of
     $n$ entries can be feasible only if $n\ell \le s \le nu$; a weight
     whose groups cannot raises ``ValueError`` on first use.
 
@@ -152,13 +157,20 @@ class CappedSimplex(Set):
             ops.convert_to_tensor(lo, dtype=x.dtype),
             ops.convert_to_tensor(hi, dtype=x.dtype),
         )
+
+        def total_at(tau: Any) -> Any:
+            return ops.sum(ops.clip(rows - tau, lo_t, hi_t), axis=-1, keepdims=True)
+
         # The clipped sum is n*hi at tau = min(w) - hi and n*lo at tau = max(w) - lo.
-        left, right = _bisect(
-            lambda t: ops.sum(ops.clip(rows - t, lo_t, hi_t), axis=-1, keepdims=True),
+        # That bracket can span the float range (a group holding -3e38 and 1):
+        # narrow it by magnitude first, so the halvings in value reach adjacent floats.
+        left, right = _narrow_by_magnitude(
+            total_at,
             total,
             ops.min(rows, axis=-1, keepdims=True) - hi,
             ops.max(rows, axis=-1, keepdims=True) - lo,
         )
+        left, right = _bisect(total_at, total, left, right, halvings=_AFTER_NARROWING)
         # tau lies in [left, right] (up to the rounding of its ends): entries
         # beyond a bound for every tau there are fixed; the rest are free.
         at_lo = rows - left < lo
@@ -233,7 +245,50 @@ def _simplex_rows(rows: Any, value: float) -> Any:
     support = ops.logical_or(rows > left, rows >= top)
     # Entries that land at or below 0 are not in it: solve once more without them.
     support = ops.logical_and(support, _share(rows, support, value) > 0)
-    return ops.where(support, ops.relu(_share(rows, support, value)), ops.zeros_like(rows))
+    projected = ops.where(support, ops.relu(_share(rows, support, value)), ops.zeros_like(rows))
+    # A NaN compares false everywhere, so it would leave a row of zeros
+    # (off the set, silently): make its whole row NaN instead.
+    has_nan = ops.any(ops.isnan(rows), axis=-1, keepdims=True)
+    return ops.where(has_nan, ops.full_like(rows, float("nan")), projected)
+
+
+# Halvings from a bracket narrowed by magnitude (ends within 2^16, 2^32 of
+# each other, so at most that many times wider than the root) to adjacent
+# floats: 16 + 23 + 1 bits in float32, 32 + 52 + 1 in float64.
+_AFTER_NARROWING = {"float32": 40, "float64": 85}
+
+
+def _narrow_by_magnitude(
+    total_at: Callable[[Any], Any], total: float, left: Any, right: Any
+) -> tuple[Any, Any]:
+    """``[left, right]`` narrowed around the root of the non-increasing
+    ``total_at(tau) = total`` until its ends are within a factor 2^16
+    (float32; 2^32 in float64) of each other, wherever they started.
+
+    Each step tries the geometric midpoint (0 for a bracket across 0, and
+    the smallest normal float in place of 0 at an end), so the log of the
+    ends' ratio halves: 5 steps in float32 (7 in float64) bring the float
+    range down to that factor, within which ``_bisect``'s halvings in value
+    reach adjacent floats.
+    """
+    dtype = backend.standardize_dtype(left.dtype)
+    tiny = ops.convert_to_tensor(np.finfo(dtype).tiny, dtype=dtype)
+
+    def geometric(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
+        a, b = bracket
+        # where(), not maximum(): Keras 3.15 computes maximum() of float64 in
+        # float32 on JAX and PyTorch (sets/_isotonic.py).
+        size_a, size_b = ops.abs(a), ops.abs(b)
+        size = ops.sqrt(ops.where(size_a < tiny, tiny, size_a)) * ops.sqrt(
+            ops.where(size_b < tiny, tiny, size_b)
+        )
+        across = ops.logical_and(a < 0, b > 0)
+        mid = ops.where(across, ops.zeros_like(a), ops.where(b <= 0, -size, size))
+        above = total_at(mid) > total  # the root lies right of mid
+        return ops.where(above, mid, a), ops.where(above, b, mid)
+
+    steps = 7 if dtype == "float64" else 5
+    return ops.fori_loop(0, steps, geometric, (left, right))
 
 
 def _solve_free(
@@ -281,12 +336,21 @@ def _count(mask: Any, dtype: str) -> Any:
     return ops.sum(ops.cast(mask, dtype), axis=-1, keepdims=True)
 
 
-def _bisect(total_at: Callable[[Any], Any], total: float, left: Any, right: Any) -> tuple[Any, Any]:
+def _bisect(
+    total_at: Callable[[Any], Any],
+    total: float,
+    left: Any,
+    right: Any,
+    *,
+    halvings: dict[str, int] | None = None,
+) -> tuple[Any, Any]:
     """``[left, right]`` halved until it brackets the root of the non-increasing
     ``total_at(tau) = total`` to the dtype's resolution.
 
-    The count is fixed (64 halvings in float32, 128 in float64: enough to
-    shrink any finite bracket to adjacent floats), so it compiles to one loop.
+    The count is fixed per dtype, so it compiles to one loop: by default 64
+    halvings in float32 and 128 in float64, which reach adjacent floats when
+    the bracket is at most about 2^40 (2^75) times wider than the root's
+    magnitude; ``halvings`` gives fewer for brackets known to be narrower.
     """
 
     def halve(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
@@ -295,5 +359,7 @@ def _bisect(total_at: Callable[[Any], Any], total: float, left: Any, right: Any)
         above = total_at(mid) > total  # the root lies right of mid
         return ops.where(above, mid, a), ops.where(above, b, mid)
 
-    iterations = 128 if backend.standardize_dtype(left.dtype) == "float64" else 64
+    counts = halvings or {"float32": 64, "float64": 128}
+    dtype = backend.standardize_dtype(left.dtype)
+    iterations = counts["float64" if dtype == "float64" else "float32"]
     return ops.fori_loop(0, iterations, halve, (left, right))
