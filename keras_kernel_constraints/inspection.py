@@ -258,7 +258,7 @@ def constraint_summary(
         raise ValueError("constraint_summary() needs a built model: call it on data first.")
     rows = []
     for layer in model._flatten_layers(include_self=True):
-        for variable in own_variables(layer):
+        for variable in variables_.own_variables(layer):
             for role, obj in (
                 ("constraint", variables_.constraint(variable)),
                 ("regularizer", variables_.regularizer(layer, variable)),
@@ -271,11 +271,6 @@ def constraint_summary(
     if print_fn is not None:
         print_fn(_table(rows))
     return rows
-
-
-def own_variables(layer: keras.layers.Layer) -> list[Any]:
-    """Variables created by ``layer`` itself, not by its sublayers."""
-    return variables_.own_variables(layer)
 
 
 def _row(layer: Any, variable: Any, role: str, obj: Any) -> SummaryRow:

@@ -367,7 +367,7 @@ def attach(
         hits = [
             (layer, variable)
             for layer in matched
-            for variable in inspection.own_variables(layer)
+            for variable in variables_.own_variables(layer)
             if variables_.short_name(variable) in rule.weights
         ]
         if not hits:
@@ -443,7 +443,7 @@ def _no_match(index: int, rule: Rule, layers: list[Any], matched: list[Any]) -> 
         hint = f"; close layer names: {close}" if close else ""
         return f"{head}: no layer of the {len(names)} matches{hint}."
     weights = sorted(
-        {variables_.short_name(v) for layer in matched for v in inspection.own_variables(layer)}
+        {variables_.short_name(v) for layer in matched for v in variables_.own_variables(layer)}
     )
     close = sorted(
         {c for name in rule.weights for c in difflib.get_close_matches(name, weights, n=3)}
