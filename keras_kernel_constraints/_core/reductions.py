@@ -133,3 +133,23 @@ def largest_for_infinite(x: Any) -> Any:
     """
     largest = ops.convert_to_tensor(LARGEST[backend.standardize_dtype(x.dtype)], x.dtype)
     return ops.clip(x, -largest, largest)
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """``ops.minimum`` that keeps float64.
+
+    Keras's minimum and maximum compute float64 in float32 on JAX and
+    PyTorch (Keras 3.15 promotes types as JAX without x64 does); where()
+    keeps it. For other dtypes they are one dispatch instead of two, and
+    where() alone costs about 75 us on PyTorch's eager CPU path.
+    """
+    if backend.standardize_dtype(a.dtype) == "float64":
+        return ops.where(a > b, b, a)
+    return ops.minimum(a, b)
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """``ops.maximum`` that keeps float64 (see ``minimum``)."""
+    if backend.standardize_dtype(a.dtype) == "float64":
+        return ops.where(a < b, b, a)
+    return ops.maximum(a, b)

@@ -58,6 +58,7 @@ import math
 import numpy as np
 from keras import backend, ops
 
+from keras_kernel_constraints._core import reductions
 from keras_kernel_constraints._core.dtypes import MAX_EXPONENT
 
 # Batches of at most this many (row, start, end) windows are solved by the
@@ -110,7 +111,7 @@ def isotonic_rows(x):
         segments = ops.reshape(x, (rows * size // (2 * h), 2, h))
         left, right = segments[:, 0, :], segments[:, 1, :]
         m = _junction_value(left, right, h)
-        clamped = ops.stack([_min(left, m), _max(right, m)], axis=1)
+        clamped = ops.stack([reductions.minimum(left, m), reductions.maximum(right, m)], axis=1)
         x = ops.reshape(clamped, (rows, size))
         h *= 2
     return unscale(x[:, :n] if size > n else x)
@@ -292,7 +293,7 @@ def _settle(m, left, right):
     """Keep ``m`` within the pooled entries' range (rounding cannot push it
     out) and use ``right[0]`` where the halves do not violate the order."""
     lowest, highest = right[..., :1], left[..., -1:]
-    m = _min(_max(m, lowest), highest)
+    m = reductions.minimum(reductions.maximum(m, lowest), highest)
     return ops.where(highest <= lowest, lowest, m)
 
 
@@ -329,22 +330,6 @@ def _first_false(predicate, like, lo, hi, probes):
         lo = lo + found * stride
         width = max(stride - 1, width - probes * stride)
     return lo
-
-
-def _min(a, b):
-    # Keras's minimum and maximum compute float64 in float32 on JAX and
-    # PyTorch (Keras 3.15 promotes types as JAX without x64 does); where()
-    # keeps it. For other dtypes they are one dispatch instead of two, and
-    # where() alone costs about 75 us on PyTorch's eager CPU path.
-    if backend.standardize_dtype(a.dtype) == "float64":
-        return ops.where(a > b, b, a)
-    return ops.minimum(a, b)
-
-
-def _max(a, b):
-    if backend.standardize_dtype(a.dtype) == "float64":
-        return ops.where(a < b, b, a)
-    return ops.maximum(a, b)
 
 
 def _cumsum(x, block=16):

@@ -274,21 +274,15 @@ def _narrow_by_magnitude(
     dtype = backend.standardize_dtype(left.dtype)
     tiny = ops.convert_to_tensor(np.finfo(dtype).tiny, dtype=dtype)
 
-    def geometric(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
-        a, b = bracket
-        # where(), not maximum(): Keras 3.15 computes maximum() of float64 in
-        # float32 on JAX and PyTorch (sets/_isotonic.py).
-        size_a, size_b = ops.abs(a), ops.abs(b)
-        size = ops.sqrt(ops.where(size_a < tiny, tiny, size_a)) * ops.sqrt(
-            ops.where(size_b < tiny, tiny, size_b)
+    def geometric(a: Any, b: Any) -> Any:
+        size = ops.sqrt(reductions.maximum(ops.abs(a), tiny)) * ops.sqrt(
+            reductions.maximum(ops.abs(b), tiny)
         )
         across = ops.logical_and(a < 0, b > 0)
-        mid = ops.where(across, ops.zeros_like(a), ops.where(b <= 0, -size, size))
-        above = total_at(mid) > total  # the root lies right of mid
-        return ops.where(above, mid, a), ops.where(above, b, mid)
+        return ops.where(across, ops.zeros_like(a), ops.where(b <= 0, -size, size))
 
     steps = 7 if dtype == "float64" else 5
-    return ops.fori_loop(0, steps, geometric, (left, right))
+    return _bisection(total_at, total, left, right, geometric, steps)
 
 
 def _solve_free(
@@ -353,13 +347,27 @@ def _bisect(
     magnitude; ``halvings`` gives fewer for brackets known to be narrower.
     """
 
-    def halve(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
+    counts = halvings or {"float32": 64, "float64": 128}
+    dtype = backend.standardize_dtype(left.dtype)
+    steps = counts["float64" if dtype == "float64" else "float32"]
+    return _bisection(total_at, total, left, right, lambda a, b: 0.5 * (a + b), steps)
+
+
+def _bisection(
+    total_at: Callable[[Any], Any],
+    total: float,
+    left: Any,
+    right: Any,
+    midpoint: Callable[[Any, Any], Any],
+    steps: int,
+) -> tuple[Any, Any]:
+    """``steps`` bisection steps on ``[left, right]``, each at ``midpoint(a, b)``,
+    keeping the root of the non-increasing ``total_at(tau) = total`` inside."""
+
+    def step(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
         a, b = bracket
-        mid = 0.5 * (a + b)
+        mid = midpoint(a, b)
         above = total_at(mid) > total  # the root lies right of mid
         return ops.where(above, mid, a), ops.where(above, b, mid)
 
-    counts = halvings or {"float32": 64, "float64": 128}
-    dtype = backend.standardize_dtype(left.dtype)
-    iterations = counts["float64" if dtype == "float64" else "float32"]
-    return ops.fori_loop(0, iterations, halve, (left, right))
+    return ops.fori_loop(0, steps, step, (left, right))
