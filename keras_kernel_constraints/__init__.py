@@ -25,6 +25,7 @@ from importlib import metadata as _metadata
 from keras_kernel_constraints import (
     constraints,
     inspection,
+    parametrizations,
     projections,
     regularizers,
     sets,
@@ -41,6 +42,7 @@ __all__ = [
     "__version__",
     "constraints",
     "inspection",
+    "parametrizations",
     "projections",
     "regularizers",
     "sets",

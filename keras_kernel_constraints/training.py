@@ -1,8 +1,11 @@
-"""Helpers that keep constraints holding in real training setups.
+"""Helpers that keep constraints holding in real training setups, and model rewrites.
 
 Keras applies a variable's constraint after every optimizer step. Some
 optimizer features write to the variables *after* that, or average values
-taken *before* it; the helpers here close those gaps.
+taken *before* it; the helpers here close those gaps. ``attach`` adds
+constraints and penalties to a built model; ``parametrize`` returns a copy
+of a model with parametrized weights, and ``bake`` a plain copy of a
+parametrized one, for serving.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 
 import keras
 
-from keras_kernel_constraints import constraints, inspection, regularizers
+from keras_kernel_constraints import constraints, inspection, parametrizations, regularizers
+from keras_kernel_constraints._core import registry
 from keras_kernel_constraints._core import variables as variables_
 from keras_kernel_constraints.constraints._base import check_projection
 
@@ -25,7 +29,9 @@ __all__ = [
     "ProjectedEMA",
     "Rule",
     "attach",
+    "bake",
     "keep_ema_feasible",
+    "parametrize",
     "project_now",
 ]
 
@@ -254,7 +260,7 @@ def _own_buffers(variables: Iterable[Any]) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """Which weights of a model get which constraint and/or regularizer.
+    """Which weights of a model get which constraint, regularizer or parametrization.
 
     Args:
         layers: A layer name, a layer class (instances of it and its
@@ -265,6 +271,10 @@ class Rule:
             name. Default ``"kernel"``.
         constraint: A constraint (instance, name or config), or ``None``.
         regularizer: A regularizer (instance, name or config), or ``None``.
+        parametrization: A map of ``keras_kernel_constraints.parametrizations``
+            (instance or config), or ``None``; for ``parametrize`` only,
+            which takes no constraint (a regularizer then applies to the
+            parametrized weight).
 
     Example:
 
@@ -278,6 +288,7 @@ class Rule:
     weights: str | Sequence[str] = "kernel"
     constraint: object = None
     regularizer: object = None
+    parametrization: object = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.layers, (str, type)) and not callable(self.layers):
@@ -292,8 +303,24 @@ class Rule:
         object.__setattr__(self, "weights", names)
         object.__setattr__(self, "constraint", constraints.get(self.constraint))
         object.__setattr__(self, "regularizer", regularizers.get(self.regularizer))
-        if self.constraint is None and self.regularizer is None:
-            raise ValueError("A rule needs a `constraint`, a `regularizer` or both.")
+        given = self.parametrization
+        if isinstance(given, dict):
+            given = keras.saving.deserialize_keras_object(given)
+        if given is not None and not isinstance(given, parametrizations.Parametrization):
+            raise ValueError(
+                "`parametrization` must be a map of keras_kernel_constraints.parametrizations "
+                f"(or its config); got {self.parametrization!r}."
+            )
+        object.__setattr__(self, "parametrization", given)
+        if given is not None and self.constraint is not None:
+            raise ValueError(
+                "A rule takes a `parametrization` or a `constraint`, not both: the map "
+                "already keeps the weight in its set."
+            )
+        if self.constraint is None and self.regularizer is None and given is None:
+            raise ValueError(
+                "A rule needs a `constraint`, a `regularizer` (or both), or a `parametrization`."
+            )
 
     def matches(self, layer: keras.layers.Layer) -> bool:
         if isinstance(self.layers, str):
@@ -360,6 +387,12 @@ def attach(
     checked = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in given]
     if not model.built:
         raise ValueError("attach() needs a built model: call it on data or build() it first.")
+    for index, rule in enumerate(checked):
+        if rule.parametrization is not None:
+            raise ValueError(
+                f"Rule {index} has a parametrization, which changes the layer itself: use "
+                "training.parametrize(model, rules), which returns a new model."
+            )
     layers = list(model._flatten_layers(include_self=True))
     plans = []  # (layer, variable, constraint, regularizer, projected value)
     for index, rule in enumerate(checked):
@@ -458,6 +491,171 @@ def _mirror(layer: keras.layers.Layer, weight_name: str, kind: str, value: Any) 
     attribute = variables_.layer_attribute(layer, weight_name, kind)
     if attribute is not None:
         setattr(layer, attribute, value)
+
+
+def parametrize(
+    model: keras.Model, rules: Rule | dict[str, Any] | Sequence[Rule | dict[str, Any]]
+) -> keras.Model:
+    """A copy of a built model whose matched weights are parametrized, keeping their values.
+
+    Every layer that a rule with a ``parametrization`` matches is rebuilt as
+    ``parametrizations.Parametrized(copy_of_layer, {weight: map})``; every
+    other layer is copied. Each free variable is ``right_inverse`` of the
+    weight's current value, so the new model computes what the old one did
+    wherever the weights lie inside the sets (a weight outside starts at its
+    projection). A constraint the layer had on a parametrized weight is
+    dropped (the map keeps the weight in its set); a rule's ``regularizer``
+    replaces the weight's penalty and applies to the parametrized weight.
+    The copy is not compiled. The original model is left as it was.
+
+    Works on Sequential and functional models, nested ones included
+    (through ``keras.models.clone_model``); a subclassed model's layers
+    cannot be replaced from outside: wrap them in its ``__init__``.
+
+    Args:
+        model: A built Sequential or functional model.
+        rules: ``Rule``\\ s (or dicts of their arguments) with a
+            ``parametrization``; a later rule wins on the same weight.
+
+    Returns:
+        The new model.
+
+    Raises:
+        ValueError: if the model is not built, a rule has no
+            parametrization, or a rule matches no weight; and as
+            ``Parametrized`` does for a map that does not fit its weight.
+
+    Example:
+
+        >>> from keras_kernel_constraints.parametrizations import SumTo
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="head")])
+        >>> new = parametrize(model, Rule("head", parametrization=SumTo(1.0)))
+        >>> type(new.get_layer("head")).__name__
+        'Parametrized'
+    """
+    given = [rules] if isinstance(rules, (Rule, dict)) else list(rules)
+    checked = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in given]
+    if not model.built:
+        raise ValueError("parametrize() needs a built model: call it on data or build() it first.")
+    for index, rule in enumerate(checked):
+        if rule.parametrization is None:
+            raise ValueError(
+                f"Rule {index} has no `parametrization`; constraints and penalties alone "
+                "are added in place by training.attach(model, rules)."
+            )
+    layers = list(model._flatten_layers(include_self=True))
+    plans: dict[int, dict[str, Rule]] = {}
+    for index, rule in enumerate(checked):
+        matched = [layer for layer in layers if rule.matches(layer)]
+        hits = [
+            (layer, name)
+            for layer in matched
+            for name in sorted({variables_.short_name(v) for v in variables_.own_variables(layer)})
+            if name in rule.weights
+        ]
+        if not hits:
+            raise ValueError(_no_match(index, rule, layers, matched))
+        for layer, name in hits:
+            plans.setdefault(id(layer), {})[name] = rule
+    copies: list[tuple[Any, Any]] = []
+
+    def copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        chosen = plans.get(id(layer), {})
+        for name, rule in chosen.items():
+            for kind, value in (("constraint", None), ("regularizer", rule.regularizer)):
+                attribute = variables_.layer_attribute(layer, name, kind)
+                if attribute is not None and (kind == "constraint" or value is not None):
+                    config[attribute] = value
+        new = type(layer).from_config(config)
+        if chosen:
+            maps = {name: _map(rule) for name, rule in chosen.items()}
+            new = parametrizations.Parametrized(new, maps, name=layer.name)
+        copies.append((layer, new))
+        return new
+
+    result = keras.models.clone_model(model, clone_function=copy, recursive=True)
+    for old, new in copies:
+        inner = new.layer if isinstance(new, parametrizations.Parametrized) else new
+        inner.set_weights(old.get_weights())
+        if inner is not new:
+            new.reset_free_variables()
+    return result
+
+
+def _map(rule: Rule) -> parametrizations.Parametrization:
+    assert isinstance(rule.parametrization, parametrizations.Parametrization)
+    return rule.parametrization
+
+
+def bake(model: keras.Model) -> keras.Model:
+    """A plain copy of a model: every ``Parametrized`` layer replaced by its inner
+    layer holding the weights in use, for serving without this package.
+
+    The copy computes what the model computes (the same weights, the same
+    layers), and its config names no class of this package: the
+    constraints and penalties of this package are dropped from every layer
+    as well (they act in training only), so ``keras.saving.load_model`` and
+    ``model.export()`` serve it in a process that never imports
+    ``keras_kernel_constraints``. The copy is not compiled. Sequential and
+    functional models, nested ones included.
+
+    Args:
+        model: A built Sequential or functional model.
+
+    Returns:
+        The new model.
+
+    Example:
+
+        >>> from keras_kernel_constraints.parametrizations import Parametrized, Simplex
+        >>> head = Parametrized(keras.layers.Dense(2), {"kernel": Simplex()}, name="head")
+        >>> model = keras.Sequential([keras.Input((3,)), head])
+        >>> plain = bake(model)
+        >>> type(plain.get_layer("head")).__name__
+        'Dense'
+    """
+    if not model.built:
+        raise ValueError("bake() needs a built model: call it on data or build() it first.")
+    copies: list[tuple[Any, Any]] = []
+
+    def copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+        source = layer.layer if isinstance(layer, parametrizations.Parametrized) else layer
+        config = _without_package_objects(source.get_config())
+        if isinstance(layer, parametrizations.Parametrized):
+            config["name"] = layer.name
+        new = type(source).from_config(config)
+        copies.append((layer, new))
+        return new
+
+    result = keras.models.clone_model(model, clone_function=copy, recursive=True)
+    for old, new in copies:
+        new.set_weights(_weights_in_use(old))
+    return result
+
+
+def _weights_in_use(layer: keras.layers.Layer) -> list[Any]:
+    """The layer's weights as its calls use them (a ``Parametrized`` layer's inner ones)."""
+    if not isinstance(layer, parametrizations.Parametrized):
+        return list(layer.get_weights())
+    effective = {id(target): name for name, target in layer.parametrized_weights.items()}
+    return [
+        keras.ops.convert_to_numpy(layer.effective_weight(effective[id(v)]))
+        if id(v) in effective
+        else keras.ops.convert_to_numpy(v.value)
+        for v in layer.layer.weights
+    ]
+
+
+def _without_package_objects(config: Any) -> Any:
+    """``config`` with every constraint or penalty of this package replaced by ``None``."""
+    if isinstance(config, dict):
+        if str(config.get("registered_name", "")).startswith(registry.PACKAGE):
+            return None
+        return {key: _without_package_objects(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_without_package_objects(value) for value in config]
+    return config
 
 
 class ConstraintViolation(_EpochCallback):

@@ -14,6 +14,7 @@ import pytest
 from keras_kernel_constraints import (
     constraints,
     inspection,
+    parametrizations,
     projections,
     regularizers,
     sets,
@@ -21,7 +22,7 @@ from keras_kernel_constraints import (
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODULES = (sets, constraints, regularizers, projections, inspection, training)
+MODULES = (sets, constraints, regularizers, projections, parametrizations, inspection, training)
 # Adapters name the set whose page holds the math; the math is written once.
 ADAPTERS = (constraints, projections)
 
@@ -56,7 +57,7 @@ def test_every_public_object_has_args_returns_math_and_an_example(module, name, 
             missing.append("the name of its set (``sets.X``)")
     elif module is sets and inspect.isclass(obj) and not issubclass(obj, sets.Set):
         pass  # layouts: which entries a set groups, not sets themselves
-    elif module in (training, inspection) or name in ("get", "ALL_SETS"):
+    elif module in (training, inspection) or name in ("get", "ALL_SETS", "ALL_MAPS"):
         pass  # helpers: not math
     elif "$" not in doc:
         missing.append("the math")
@@ -103,7 +104,14 @@ def test_site_builds_with_strict(tmp_path):
     api = (tmp_path / "site" / "api" / "constraints" / "index.html").read_text()
     assert "keras_kernel_constraints.constraints.SumTo" in api  # the reference is generated
     assert "arithmatex" in api  # and its math is rendered as math
-    for page in ("sets", "constraints", "regularizers", "projections", "training"):
+    for page in (
+        "sets",
+        "constraints",
+        "regularizers",
+        "projections",
+        "parametrizations",
+        "training",
+    ):
         html = (tmp_path / "site" / "api" / page / "index.html").read_text()
         # A module docstring's text must not render as extra page titles
         # (an RST table's ==== underline is a Markdown heading).

@@ -20,10 +20,11 @@ FLOORS = {
     "regularizers": 2,
     "constraints": 3,
     "inspection": 4,
-    "training": 5,
-    "__init__": 6,
-    "demo": 7,  # an application of the package, run by __main__ or kkc-demo
-    "__main__": 8,
+    "parametrizations": 5,  # the wrapper resolves axis="units" through inspection
+    "training": 6,
+    "__init__": 7,
+    "demo": 8,  # an application of the package, run by __main__ or kkc-demo
+    "__main__": 9,
 }
 
 

@@ -153,3 +153,18 @@ def maximum(a: Any, b: Any) -> Any:
     if backend.standardize_dtype(a.dtype) == "float64":
         return ops.where(a < b, b, a)
     return ops.maximum(a, b)
+
+
+def cumsum(x: Any, axis: int = -1) -> Any:
+    """``ops.cumsum`` that keeps float64.
+
+    Keras computes PyTorch's float64 cumsum (and matmul) in float32
+    (Keras 3.15); a product with the lower-triangular matrix of ones through
+    ``einsum``, which keeps the dtype, adds the same terms in float64.
+    """
+    if backend.standardize_dtype(x.dtype) != "float64":
+        return ops.cumsum(x, axis=axis)
+    n = x.shape[axis]
+    lower = ops.cast(ops.tril(ops.ones((n, n))), "float64")
+    moved = ops.moveaxis(x, axis, -1)
+    return ops.moveaxis(ops.einsum("...j,ij->...i", moved, lower), -1, axis)
