@@ -40,9 +40,10 @@ class Parametrization(Parameters, abc.ABC):
     no branching on values: it compiles under XLA on TensorFlow and JAX.
     ``right_inverse`` finds a free variable for a weight: exact on the
     interior of the set, and for any other finite weight a finite ``v``
-    whose image is the weight's projection, moved into the interior where
-    the image cannot reach the boundary (each map says by how much). It is
-    used once, to start from existing weights.
+    whose image is the weight's projection, moved a small margin into the
+    interior where the image cannot reach the boundary (each map says by
+    how much; far enough that the map's gradient there is not negligible).
+    It is used once, to start from existing weights.
 
     Subclasses are frozen dataclasses like the sets; they implement
     ``set``, ``_forward`` and ``_right_inverse``, and optionally

@@ -9,11 +9,11 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
-from keras_kernel_constraints._core import reductions, validation
+from keras_kernel_constraints._core import validation
 from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
-from keras_kernel_constraints.parametrizations.entries import smallest_normal
+from keras_kernel_constraints.parametrizations.entries import start_distance
 from keras_kernel_constraints.sets.affine import shift_to_sum
 
 
@@ -83,8 +83,8 @@ class Simplex(Parametrization):
     $> 0$). ``softmax`` subtracts the group maximum first, so no finite
     $v$ overflows. ``right_inverse`` centres the logarithms (softmax is
     unchanged by a shift of the group); it first projects a weight onto
-    the simplex and reads entries at 0 as the dtype's smallest normal
-    number times $s$.
+    the simplex, and an entry at 0 becomes $10^{-3}\,s$ before
+    the logarithm (see ``entries.start_distance``).
 
     Args:
         value: Finite sum $s > 0$ of every group.
@@ -118,6 +118,6 @@ class Simplex(Parametrization):
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
         simplex = sets.Simplex(self.value, axis=self.axis)
         rows, restore = layout.to_rows(simplex._project(w, layout))
-        # Logs of w / s, so the floor is relative to the sum.
-        logs = ops.log(reductions.maximum(rows / layout.bound(self.value), smallest_normal(layout)))
+        # Logs of w / s, so the margin is relative to the sum.
+        logs = ops.log(start_distance(rows / layout.bound(self.value), layout, layout.bound(1.0)))
         return restore(logs - ops.mean(logs, axis=-1, keepdims=True))

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_kernel_constraints import sets
 from keras_kernel_constraints._core import reductions, validation
-from keras_kernel_constraints._core.dtypes import MIN_EXPONENT
+from keras_kernel_constraints._core.dtypes import EPSILON, MIN_EXPONENT
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 
@@ -20,13 +20,39 @@ def smallest_normal(layout: Resolved) -> Any:
     return ops.convert_to_tensor(value, dtype=layout.compute_dtype)
 
 
-def inverse_softplus(y: Any, floor: Any) -> Any:
-    """``v`` with ``softplus(v) = y`` for ``y > 0``; ``y`` below ``floor`` reads as ``floor``.
+MARGIN = 1e-3
+"""How far inside its set ``right_inverse`` puts a weight on the boundary or
+outside, relative to the weight's scale (see ``start_distance``)."""
+
+ROUNDING = 64
+"""Distances to the boundary below this many ulps of the scale are rounding
+noise (a projection's output that should lie on the boundary): boundary."""
+
+
+def start_distance(distance: Any, layout: Resolved, scale: Any) -> Any:
+    """The distance to the boundary that ``right_inverse`` starts a weight at.
+
+    ``distance`` itself in the interior; ``MARGIN * scale`` for a weight on
+    the boundary (within ``ROUNDING`` ulps of ``scale``) or outside. Not the
+    smallest representable distance: at a distance ``d`` softplus and
+    sigmoid have a gradient of about ``d / scale``, so a weight one ulp
+    inside would never move again (about 1e-38 in float32, far below Adam's
+    ``epsilon``). At a thousandth of its scale from the boundary it trains
+    (Adam rescales the gradient to a full step), and it starts that close
+    to its projection.
+    """
+    scale = reductions.maximum(scale, smallest_normal(layout))
+    ulp = ops.convert_to_tensor(ROUNDING * EPSILON[layout.compute_dtype], layout.compute_dtype)
+    fraction = ops.convert_to_tensor(MARGIN, layout.compute_dtype)
+    return ops.where(distance > ulp * scale, distance, fraction * scale)
+
+
+def inverse_softplus(y: Any) -> Any:
+    """``v`` with ``softplus(v) = y``, for ``y > 0``.
 
     ``log(expm1(y))`` written as ``y + log(-expm1(-y))``, which neither
     overflows for large ``y`` nor loses ``y`` near 0.
     """
-    y = reductions.maximum(y, floor)
     return y + ops.log(-ops.expm1(-y))
 
 
@@ -41,11 +67,10 @@ class Positive(Parametrization):
 
     The image is the open half-line $w > \ell$, inside the closed set
     ``sets.Box(min_value=ℓ)``: an entry approaches $\ell$ only as $v \to
-    -\infty$, where its gradient vanishes. ``right_inverse`` reads a weight
-    at or below $\ell$ as $\ell$ plus the dtype's smallest normal number
-    (a free value near $-87$ in float32): start from weights inside the set
-    (an initializer such as ``RandomUniform(0.01, 0.1)``) so that every
-    entry trains.
+    -\infty$, where its gradient vanishes. ``right_inverse`` is exact above
+    $\ell$ and puts a weight at or below it a margin of $10^{-3}$
+    times the largest $|w - \ell|$ above $\ell$ (see ``entries.start_distance``),
+    where it still trains.
 
     Args:
         min_value: The finite lower bound $\ell$ (default 0: positive entries).
@@ -70,7 +95,8 @@ class Positive(Parametrization):
         return layout.bound(self.min_value) + ops.softplus(v)
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
-        return inverse_softplus(w - layout.bound(self.min_value), smallest_normal(layout))
+        y = w - layout.bound(self.min_value)
+        return inverse_softplus(start_distance(y, layout, ops.max(ops.abs(y))))
 
 
 @register
@@ -86,9 +112,9 @@ class Box(Parametrization):
     with $\sigma(v) = 1 / (1 + e^{-v})$. Written with both $\sigma(v)$ and
     $\sigma(-v)$ (the form of TensorFlow Probability's ``Sigmoid``
     bijector), the map keeps its accuracy near either bound. Inside the
-    closed ``sets.Box(ℓ, u)``; ``right_inverse`` reads a weight at or beyond
-    a bound as that bound moved inwards by the dtype's smallest normal
-    number.
+    closed ``sets.Box(ℓ, u)``; ``right_inverse`` is exact inside the box and
+    puts a weight at or beyond a bound a margin of $10^{-3}\,(u -
+    \ell)$ inside it (see ``entries.start_distance``).
 
     Args:
         min_value: Finite lower bound $\ell$.
@@ -124,7 +150,7 @@ class Box(Parametrization):
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
         lo, hi = layout.bound(self.min_value), layout.bound(self.max_value)
-        floor = smallest_normal(layout)
-        return ops.log(reductions.maximum(w - lo, floor)) - ops.log(
-            reductions.maximum(hi - w, floor)
-        )
+        w = ops.clip(w, lo, hi)
+        above = start_distance(w - lo, layout, hi - lo)
+        below = start_distance(hi - w, layout, hi - lo)
+        return ops.log(above) - ops.log(below)

@@ -12,7 +12,7 @@ from keras_kernel_constraints import sets
 from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
-from keras_kernel_constraints.parametrizations.entries import inverse_softplus, smallest_normal
+from keras_kernel_constraints.parametrizations.entries import inverse_softplus, start_distance
 
 
 @register
@@ -34,9 +34,11 @@ class Monotone(Parametrization):
     ``Parametrized``), not once. softplus grows linearly where exp would
     overflow. The image is the interior of ``sets.Monotone(increasing,
     min_value=ℓ, min_step=δ)``; ``right_inverse`` takes first differences
-    (after projecting onto that set), reading a step of exactly $\delta$
-    (or a first entry at $\ell$) as the dtype's smallest normal number
-    above it. ``increasing=False`` orders the reversed slice.
+    (after projecting onto that set): exact inside, and a step of exactly
+    $\delta$ (or a first entry at $\ell$), which the projection of an
+    unordered weight makes, becomes $10^{-3}$ times the largest
+    $|w|$ more (see ``entries.start_distance``), so that it trains.
+    ``increasing=False`` orders the reversed slice.
 
     Args:
         increasing: ``True`` for increasing slices, ``False`` for decreasing.
@@ -93,14 +95,16 @@ class Monotone(Parametrization):
         rows, restore = layout.to_rows(self.set._project(w, layout))
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)
-        floor = smallest_normal(layout)
+        scale = ops.max(ops.abs(rows))
         first = rows[:, :1]
         if self.min_value is not None:
-            first = inverse_softplus(first - layout.bound(self.min_value), floor)
+            above = first - layout.bound(self.min_value)
+            first = inverse_softplus(start_distance(above, layout, scale))
         steps = rows[:, 1:] - rows[:, :-1]
         if self.min_step:
             steps = steps - ops.convert_to_tensor(self.min_step, dtype=layout.compute_dtype)
-        rows = ops.concatenate([first, inverse_softplus(steps, floor)], axis=-1)
+        steps = inverse_softplus(start_distance(steps, layout, scale))
+        rows = ops.concatenate([first, steps], axis=-1)
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)
         return restore(rows)

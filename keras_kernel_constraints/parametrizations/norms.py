@@ -10,10 +10,11 @@ from keras import ops
 
 from keras_kernel_constraints import sets
 from keras_kernel_constraints._core import reductions, validation
-from keras_kernel_constraints._core.dtypes import EPSILON, LARGEST
+from keras_kernel_constraints._core.dtypes import LARGEST
 from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
+from keras_kernel_constraints.parametrizations.entries import start_distance
 
 
 def _direction(v: Any, layout: Resolved) -> tuple[Any, Any]:
@@ -90,8 +91,9 @@ class L2Ball(Parametrization):
     boundary sphere (which ``sets.L2Ball`` includes). Unlike the
     projection, it also shrinks points inside the ball: small weights are
     nearly unchanged, weights of norm $r/2$ come from free variables of
-    norm $0.58\,r$. ``right_inverse`` first projects onto the ball and
-    reads a weight on its boundary as one of norm $r(1 - \epsilon)$.
+    norm $0.58\,r$. ``right_inverse`` is exact inside the ball and gives a
+    weight on or outside its boundary the norm $r(1 - 10^{-3})$
+    (see ``entries.start_distance``).
 
     Args:
         radius: The ball's radius $r > 0$.
@@ -133,10 +135,9 @@ class L2Ball(Parametrization):
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
         r = layout.bound(self.radius)
-        w = sets.L2Ball(self.radius, axis=self.axis)._project(w, layout)
-        norm = reductions.group_norm_parts(w, layout.axes)[2]
-        # Pull the boundary in by one ulp: the open ball's inverse is infinite there.
-        inside = reductions.minimum(norm, r * (1.0 - EPSILON[layout.compute_dtype]))
-        positive = norm > 0
-        w = w * ops.where(positive, inside / ops.where(positive, norm, 1.0), 1.0)
-        return w * (r / ops.sqrt(r * r - inside * inside))
+        direction, norm = _direction(w, layout)
+        # On or outside the sphere the open ball's inverse is infinite: come
+        # in by a relative margin (entries.margin).
+        target = r - start_distance(r - norm, layout, r)
+        w = ops.where(target == norm, w, direction * target)
+        return w * (r / ops.sqrt(r * r - target * target))

@@ -23,6 +23,7 @@ import pytest
 import scipy.linalg
 
 from keras_kernel_constraints import parametrizations as P
+from keras_kernel_constraints.parametrizations.entries import MARGIN
 from tests.helpers import EPS, gradient, jit, needs_float64, tensor, to_numpy
 
 
@@ -214,17 +215,37 @@ def test_right_inverse_of_any_weight_is_finite_and_maps_into_the_set(case, rng):
 
 @needs_float64
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_right_inverse_of_an_outside_weight_is_its_projection(case, rng):
-    """Outside the set, forward(right_inverse(w)) is the nearest point, up to the
-    step into the interior (the smallest normal number, or one ulp of the radius)."""
+def test_right_inverse_of_an_outside_weight_is_its_projection_moved_in_by_the_margin(case, rng):
+    """Outside the set, forward(right_inverse(w)) is the nearest point, moved into the
+    open image by at most the documented margin (MARGIN times the weight's scale per
+    entry; a monotone slice adds it up to n times)."""
     s = case.parametrization.set
     if s is None:  # Orthogonal: the polar factor, checked against scipy below
         pytest.skip("no core set: the polar factor is checked against scipy.linalg.polar")
     w = tensor(rng.standard_normal(case.shape) * 3, "float64")
     back = to_numpy(case.parametrization.forward(case.parametrization.right_inverse(w)))
     projected = to_numpy(s.project(w))
-    w = to_numpy(w)
-    assert np.max(np.abs(back - projected)) <= 1e-10 * case.slack * max(1.0, np.abs(w).max())
+    scale = max(1.0, np.abs(to_numpy(w)).max(), np.abs(projected).max())
+    assert np.max(np.abs(back - projected)) <= 2 * MARGIN * scale * case.slack
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_weight_outside_the_set_starts_where_it_can_still_train(case, rng):
+    """The free variable of a projected weight is not pushed to where the map is flat:
+    the gradient of every output entry with respect to its own free entry is at least
+    a tenth of the margin (a one-ulp start would give about 1e-38)."""
+    m = case.parametrization
+    w = rng.standard_normal(case.shape) * 3
+    v = to_numpy(m.right_inverse(tensor(w, "float32")))
+    rows = int(np.prod(case.shape))
+    for index in rng.choice(rows, size=min(rows, 6), replace=False):
+        probe = np.zeros(rows, "float32")
+        probe[index] = 1.0
+        probe = probe.reshape(case.shape)
+        grad = gradient(
+            lambda x, p=probe: keras.ops.sum(m.forward(x) * keras.ops.convert_to_tensor(p)), v
+        )
+        assert abs(grad.flat[index]) >= 0.1 * MARGIN, (index, grad.flat[index])
 
 
 @needs_float64
