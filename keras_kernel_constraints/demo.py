@@ -25,6 +25,7 @@ from keras import ops
 
 import keras_kernel_constraints as kkc
 import kkc_demo
+from keras_kernel_constraints import parametrizations
 from keras_kernel_constraints.constraints import Monotone, NonNeg, SumTo
 from keras_kernel_constraints.projections import project_sum_to
 from keras_kernel_constraints.regularizers import NonNegPenalty
@@ -71,11 +72,11 @@ def run_with(args: argparse.Namespace) -> dict[str, Outcome]:
     rows += fir_rows
 
     print("\n== Summary ==")
-    header = f"{'approach':<40}{'result':<22}{'constraint check':<24}{'loss':>10}"
+    header = f"{'approach':<44}{'result':<22}{'constraint check':<24}{'loss':>10}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.name:<40}{r.result:<22}{r.check:<24}{r.loss:>10.3e}")
+        print(f"{r.name:<44}{r.result:<22}{r.check:<24}{r.loss:>10.3e}")
     _plot(args.out, sharpen, kernels, taps)
     return {r.name: r for r in rows}
 
@@ -293,6 +294,14 @@ def _monotone_fir(args):
             ),
         ),
         (
+            # The kernel is f(v), computed in every step: cumsum(exp(v)) done so it trains.
+            "parametrized Monotone(min_value=0.0)",
+            parametrizations.Parametrized(
+                keras.layers.Conv1D(1, len(fir), use_bias=False, kernel_initializer=start),
+                {"kernel": parametrizations.Monotone(min_value=0.0)},
+            ),
+        ),
+        (
             "unconstrained",
             keras.layers.Conv1D(1, len(fir), use_bias=False, kernel_initializer=start),
         ),
@@ -300,7 +309,15 @@ def _monotone_fir(args):
     )
     rows, taps = [], {"target": fir}
     for name, layer in approaches:
-        learned, row = _fit_fir(name, layer, x, y, fir, args.epochs)
+        # Plain gradient steps: projected after each, they reach the constrained
+        # optimum, where Adam's per-weight step sizes followed by the Euclidean
+        # projection can stop short of it (docs/pitfalls.md). A parametrization
+        # needs Adam's scale-free steps instead: its decreasing start is
+        # projected to equal taps, where softplus is nearly flat, and plain
+        # steps would barely move them (docs/mechanisms.md).
+        parametrized = isinstance(layer, parametrizations.Parametrized)
+        optimizer = keras.optimizers.Adam(0.05) if parametrized else keras.optimizers.SGD(0.1)
+        learned, row = _fit_fir(name, layer, x, y, fir, args.epochs, optimizer)
         rows.append(row)
         taps[name] = learned
     print(
@@ -311,15 +328,14 @@ def _monotone_fir(args):
     return rows, taps
 
 
-def _fit_fir(name, layer, x, y, fir, epochs):
+def _fit_fir(name, layer, x, y, fir, epochs, optimizer):
     """Train ``layer`` alone on (x, y); report error, movement and feasibility."""
     model = keras.Sequential([keras.Input(x.shape[1:]), layer])
-    # Plain gradient steps: projected after each, they reach the constrained
-    # optimum. Adam's per-weight step sizes followed by the Euclidean
-    # projection can stop short of it (docs/pitfalls.md).
-    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=True)
+    model.compile(optimizer, "mse", jit_compile=True)
 
     def taps():
+        if isinstance(layer, parametrizations.Parametrized):
+            return ops.convert_to_numpy(layer.effective_weight("kernel"))[:, 0, 0]
         return ops.convert_to_numpy(layer.kernel)[:, 0, 0]
 
     before, feasible = taps(), []
@@ -348,7 +364,7 @@ def _fit_fir(name, layer, x, y, fir, epochs):
     breaks = int(np.sum(np.diff(learned) < 0) + np.sum(learned < 0))
     check = f"ordered, >= 0: {sum(feasible)}/{len(feasible)} ep"
     print(
-        f"{name:<26} rms tap error {error:.3f}, taps moved {moved:.3f}, {check}, "
+        f"{name:<37} rms tap error {error:.3f}, taps moved {moved:.3f}, {check}, "
         f"{breaks} order/sign breaks; taps "
         f"{np.array2string(learned, precision=3, suppress_small=True)}"
     )
@@ -422,7 +438,7 @@ def _plot(out, sharpen, kernels, taps):
     print(f"\nwrote {path}")
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for (name, values), style in zip(taps.items(), ("k--", "o-", "s-", "^-"), strict=True):
+    for (name, values), style in zip(taps.items(), ("k--", "o-", "d-", "s-", "^-"), strict=True):
         ax.plot(np.arange(len(values)), values, style, label=name, markersize=4)
     ax.axhline(0.0, color="grey", linewidth=0.5)
     ax.set_xlabel("tap")
