@@ -32,10 +32,20 @@ import sys
 import tempfile
 import time
 
-from benchmarks import _timing, first_step, floor, report, scaling, throughput, training
+from benchmarks import (
+    _timing,
+    first_step,
+    floor,
+    parametrized,
+    report,
+    scaling,
+    throughput,
+    training,
+)
 
 MEASURES = {
     "training": training,
+    "parametrized": parametrized,
     "throughput": throughput,
     "floor": floor,
     "scaling": scaling,
@@ -44,6 +54,13 @@ MEASURES = {
 
 FULL = {
     "training": {
+        "image": 32,
+        "filters": (32, 32, 64),
+        "batch": 64,
+        "repeats": 30,
+        "steps_per_sample": 5,
+    },
+    "parametrized": {
         "image": 32,
         "filters": (32, 32, 64),
         "batch": 64,
@@ -70,6 +87,13 @@ FULL = {
 }
 SMOKE = {
     "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2, "steps_per_sample": 1},
+    "parametrized": {
+        "image": 8,
+        "filters": (4, 4, 8),
+        "batch": 4,
+        "repeats": 2,
+        "steps_per_sample": 1,
+    },
     "throughput": {"rows": 16, "n": 8, "repeats": 2},
     "floor": {"shape": (64, 64), "repeats": 2},
     "scaling": {"lengths": [16, 64, 256], "groups": [1, 4, 16], "n": 8, "repeats": 2},

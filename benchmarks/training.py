@@ -45,8 +45,12 @@ def contenders():
     }
 
 
-def build_model(constraint, image, filters, seed=0):
+def build_model(constraint, image, filters, seed=0, parametrization=None):
+    """The benchmark net: ``constraint`` on every kernel, or every kernel
+    parametrized by ``parametrization`` (``Parametrized`` around each layer)."""
     import keras
+
+    from keras_kernel_constraints.parametrizations import Parametrized
 
     keras.utils.set_random_seed(seed)
     conv = dict(kernel_size=3, padding="same", activation="relu", kernel_constraint=constraint)
@@ -54,14 +58,20 @@ def build_model(constraint, image, filters, seed=0):
     if isinstance(constraint, (keras.constraints.MaxNorm, keras.constraints.UnitNorm)):
         # Keras's norm constraints take explicit axes: a Dense kernel's are [0].
         dense_constraint = type(constraint).from_config({**constraint.get_config(), "axis": 0})
+
+    def kernel(layer):
+        return (
+            layer if parametrization is None else Parametrized(layer, {"kernel": parametrization})
+        )
+
     model = keras.Sequential(
         [
             keras.Input((image, image, 3)),
-            keras.layers.Conv2D(filters[0], **conv),
-            keras.layers.Conv2D(filters[1], strides=2, **conv),
-            keras.layers.Conv2D(filters[2], strides=2, **conv),
+            kernel(keras.layers.Conv2D(filters[0], **conv)),
+            kernel(keras.layers.Conv2D(filters[1], strides=2, **conv)),
+            kernel(keras.layers.Conv2D(filters[2], strides=2, **conv)),
             keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(10, kernel_constraint=dense_constraint),
+            kernel(keras.layers.Dense(10, kernel_constraint=dense_constraint)),
         ]
     )
     model.compile(
@@ -73,6 +83,33 @@ def build_model(constraint, image, filters, seed=0):
 
 
 def run(sizes: dict, placement: _timing.Placement) -> dict:
+    models = {"unconstrained": (None, None), CONTROL: (None, None), **contenders()}
+    return {
+        "title": TITLE,
+        "setup": setup(sizes, placement),
+        "rows": timed_rows(
+            {label: (constraint, None, target) for label, (constraint, target) in models.items()},
+            sizes,
+            placement,
+        ),
+    }
+
+
+def setup(sizes: dict, placement: _timing.Placement) -> str:
+    """The benchmark net and the timing, in words."""
+    image, filters, batch = sizes["image"], sizes["filters"], sizes["batch"]
+    return (
+        f"{len(filters)} Conv2D layers ({', '.join(map(str, filters))} filters, 3x3) "
+        f"+ Dense(10), inputs {image}x{image}x3, batch {batch}, Adam, "
+        f"jit_compile=True, {placement.describe()}; {sizes['repeats']} interleaved "
+        f"rounds of {sizes['steps_per_sample']} steps per model; '{CONTROL}' is an identical "
+        f"unconstrained model: its ratio shows the resolution of the measurement"
+    )
+
+
+def timed_rows(models: dict, sizes: dict, placement: _timing.Placement) -> list:
+    """Time the benchmark net once per ``{label: (constraint, parametrization, target)}``,
+    interleaved; the first label is the baseline every ratio divides by."""
     import numpy as np
 
     image, filters, batch = sizes["image"], sizes["filters"], sizes["batch"]
@@ -81,11 +118,10 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
     y = rng.integers(0, 10, size=(batch,))
 
     block = sizes["steps_per_sample"]
-    models = {"unconstrained": (None, None), CONTROL: (None, None), **contenders()}
     steps = {}
     with placement.scope():
-        for label, (constraint, _) in models.items():
-            model = build_model(constraint, image, filters)
+        for label, (constraint, parametrization, _) in models.items():
+            model = build_model(constraint, image, filters, parametrization=parametrization)
             model.train_on_batch(x, y)  # compile now, outside the timed rounds
 
             def train(model=model):
@@ -95,9 +131,9 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
             steps[label] = train
         times = _timing.interleaved(steps, repeats=sizes["repeats"])
 
-    base = {k: v / block for k, v in times["unconstrained"].items()}
+    base = {k: v / block for k, v in times[next(iter(models))].items()}
     rows = []
-    for label, (_, target) in models.items():
+    for label, (*_, target) in models.items():
         t = {k: v / block for k, v in times[label].items()}
         rows.append(
             {
@@ -108,17 +144,7 @@ def run(sizes: dict, placement: _timing.Placement) -> dict:
                 "target": target,
             }
         )
-    return {
-        "title": TITLE,
-        "setup": (
-            f"{len(filters)} Conv2D layers ({', '.join(map(str, filters))} filters, 3x3) "
-            f"+ Dense(10), inputs {image}x{image}x3, batch {batch}, Adam, "
-            f"jit_compile=True, {placement.describe()}; {sizes['repeats']} interleaved "
-            f"rounds of {block} steps per model; '{CONTROL}' is an identical "
-            f"unconstrained model: its ratio shows the resolution of the measurement"
-        ),
-        "rows": rows,
-    }
+    return rows
 
 
 if __name__ == "__main__":

@@ -89,7 +89,13 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
 
     labels = " ".join(r["contender"] for r in training)
     assert all(cls.__name__ + "(" in labels for cls in ALL_CONSTRAINTS)
-    for row in training + by_title["Memory-bound floor"]["rows"]:
+    # Every map is in the parametrization measure, after its projection.
+    from keras_kernel_constraints.parametrizations import ALL_MAPS
+
+    parametrized = by_title["Parametrization overhead"]["rows"]
+    labels = [r["contender"] for r in parametrized]
+    assert all(f"parametrized {cls.__name__}(" in " ".join(labels) for cls in ALL_MAPS)
+    for row in training + parametrized + by_title["Memory-bound floor"]["rows"]:
         assert _positive(row) and row["ratio"]["min"] > 0
 
     throughput = [m for title, m in by_title.items() if title.startswith("Projection throughput")]
@@ -126,6 +132,7 @@ def test_smoke_writes_the_page_and_plots(smoke):
         images = sorted(p.name for p in (out / "img").glob("*.png"))
         expected = [
             "training_overhead.png",
+            "parametrization_overhead.png",
             "projection_throughput.png",
             "memory-bound_floor.png",
             "scaling_length.png",
