@@ -45,6 +45,29 @@ def test_monotone_fir_example_learns_ordered_positive_taps(tmp_path):
     assert (tmp_path / "f.png").exists()
 
 
+def test_choose_mechanism_example_measures_the_three_mechanisms():
+    out = run_example("choose_mechanism.py", "--epochs", "40")
+    blocks = re.findall(r"^(sharpening|FIR): .*?\n(.*?)(?:\n\n|\Z)", out, re.M | re.S)
+    rows = {
+        (problem, name.strip()): (epochs, float(error), float(violation))
+        for problem, block in blocks
+        for name, epochs, error, violation, _ in re.findall(
+            r"^(\S.*?)\s+(\d+|never)\s+(\S+)\s+(\S+)\s+(\S+)$", block, re.M
+        )
+    }
+    for problem in ("sharpening", "FIR"):
+        projected = rows[(problem, "projection (constraint)")]
+        parametrized = rows[(problem, "parametrization")]
+        penalty = rows[(problem, "penalty, strength 1")]
+        # Both exact mechanisms reach the loss target, stay in the set and
+        # find the same kernel; the penalty leaves the set.
+        assert projected[0] != "never" and parametrized[0] != "never"
+        assert projected[2] <= 1e-5 and parametrized[2] <= 1e-5
+        assert abs(parametrized[1] - projected[1]) <= 0.01
+        assert penalty[2] > 0.01
+    assert rows[("FIR", "parametrization")][1] < 0.15  # an unconstrained layer: 0.204
+
+
 def test_nonneg_add_weight_example_contrasts_hard_and_soft(tmp_path):
     out = run_example("nonneg_add_weight.py", "--epochs", "25", "--out", str(tmp_path / "n.png"))
     runs = dict(
