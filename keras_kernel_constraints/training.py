@@ -535,6 +535,12 @@ def parametrize(
     """
     given = [rules] if isinstance(rules, (Rule, dict)) else list(rules)
     checked = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in given]
+    if variables_.is_tf_keras(model):
+        raise ValueError(
+            "parametrize() needs a Keras 3 model; got a tf_keras (Keras 2) model. "
+            "Parametrizations need Keras 3 (its stateless scopes); with tf_keras, use "
+            "training.attach and the constraints."
+        )
     if not model.built:
         raise ValueError("parametrize() needs a built model: call it on data or build() it first.")
     for index, rule in enumerate(checked):
@@ -575,6 +581,14 @@ def parametrize(
         return new
 
     result = keras.models.clone_model(model, clone_function=copy, recursive=True)
+    copied = {id(old) for old, _ in copies}
+    hidden = [layer for layer in layers if id(layer) in plans and id(layer) not in copied]
+    if hidden:
+        raise ValueError(
+            f"parametrize() cannot replace {[layer.name for layer in hidden]}: they are "
+            "inside a custom layer, which keras.models.clone_model copies whole. Wrap them "
+            "in Parametrized in that layer's __init__ instead."
+        )
     for old, new in copies:
         inner = new.layer if isinstance(new, parametrizations.Parametrized) else new
         inner.set_weights(old.get_weights())

@@ -137,3 +137,54 @@ def test_data_parallel_replicates_every_weight(runs):
     for path in WEIGHTS:
         weight = runs["data"][path]
         assert weight["devices"] == 4 and all(axis is None for axis in weight["spec"]), path
+
+
+PARAMETRIZED = r"""
+import json, sys
+import jax
+import keras
+import numpy as np
+from keras import distribution
+from keras_kernel_constraints import parametrizations as P
+
+if sys.argv[1] == "data":
+    distribution.set_distribution(distribution.DataParallel(devices=jax.devices("cpu")))
+keras.utils.set_random_seed(0)
+model = keras.Sequential([
+    keras.Input((8,)),
+    P.Parametrized(keras.layers.Dense(16, activation="tanh"), {"kernel": P.SumTo(1.0)}),
+    P.Parametrized(keras.layers.Dense(4), {"kernel": P.Orthogonal()}),
+])
+model.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=True)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 8)).astype("float32")
+y = rng.normal(size=(64, 4)).astype("float32")
+model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+print(json.dumps([np.asarray(layer.effective_weight("kernel")).tolist() for layer in model.layers]))
+"""
+
+
+def test_parametrized_layers_train_under_data_parallel_like_on_one_device():
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    kernels = {}
+    for mode in ("single", "data"):
+        proc = subprocess.run(
+            [sys.executable, "-c", PARAMETRIZED, mode],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        kernels[mode] = [np.asarray(k) for k in json.loads(proc.stdout.strip().splitlines()[-1])]
+    sums, orthogonal = kernels["data"]
+    np.testing.assert_allclose(sums.sum(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(orthogonal.T @ orthogonal, np.eye(4), atol=1e-5)
+    for data, single in zip(kernels["data"], kernels["single"], strict=True):
+        np.testing.assert_allclose(data, single, rtol=0, atol=2e-5)

@@ -204,6 +204,17 @@ def test_attach_refuses_a_second_penalty_it_could_not_replace(tf_keras):
 
 
 @needs_tf_keras
+def test_parametrizations_refuse_a_tf_keras_layer_and_model_clearly(tf_keras):
+    from keras_kernel_constraints.parametrizations import Parametrized, SumTo
+    from keras_kernel_constraints.training import Rule, parametrize
+
+    with pytest.raises(ValueError, match=r"got a tf_keras \(Keras 2\) layer.*use the constraints"):
+        Parametrized(tf_keras.layers.Dense(2), {"kernel": SumTo(1.0)})
+    with pytest.raises(ValueError, match=r"got a tf_keras \(Keras 2\) model"):
+        parametrize(_model(tf_keras), Rule("fir", parametrization=SumTo(1.0)))
+
+
+@needs_tf_keras
 def test_project_now_on_a_tf_keras_model(tf_keras):
     from keras_kernel_constraints.training import project_now
 

@@ -231,6 +231,23 @@ def test_parametrize_and_attach_refuse_each_others_rules():
         training.parametrize(model, training.Rule("firr", parametrization=P.Positive()))
 
 
+class Block(L.Layer):
+    """A custom layer holding a Dense: clone_model copies it whole."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = L.Dense(2, name="inner")
+
+    def call(self, x):
+        return self.inner(x)
+
+
+def test_parametrize_refuses_a_layer_hidden_inside_a_custom_layer():
+    model = keras.Sequential([keras.Input((3,)), Block()])
+    with pytest.raises(ValueError, match=r"cannot replace \['inner'\]: they are inside a custom"):
+        training.parametrize(model, training.Rule("inner", parametrization=P.SumTo(1.0)))
+
+
 # -- the two pitfalls the documentation warns about ---------------------------
 
 
