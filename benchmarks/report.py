@@ -85,6 +85,13 @@ READING = {
         "the resolution of this measurement on this machine, and ratios within it cannot "
         "be told apart from no cost. `extra ms` is the difference of the mins."
     ),
+    "Parametrization overhead": (
+        "Each kernel is `f(v)`, computed inside the compiled step by `Parametrized` (one "
+        "extra map per kernel in the forward pass and its derivative in the backward "
+        "pass), next to the same net with the matching projection after the update. "
+        "Ratios at or below the control row's cannot be told apart from no cost; "
+        "Orthogonal runs 16 Newton-Schulz steps of three small matrix products per kernel."
+    ),
     "Projection throughput": (
         "One call projecting a whole batch. Anchors that are not installed are listed as "
         "skipped; every anchor's result is checked against ours before timing. On a "
