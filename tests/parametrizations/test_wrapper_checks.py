@@ -302,6 +302,6 @@ def test_keras_spectral_normalization_serves_another_kernel_than_it_trains():
     ours = P.Parametrized(L.Dense(16, use_bias=False), {"kernel": P.Orthogonal()})
     our_gap = gap(ours)
     sigma = np.linalg.svd(to_numpy(ours.effective_weight("kernel")), compute_uv=False)
-    assert keras_gap > 1e-3, keras_gap
+    assert keras_gap > 0.05, keras_gap  # measured 0.21 (TF), 2.3 (JAX), 0.23 (PyTorch)
     assert our_gap == 0.0
     np.testing.assert_allclose(sigma, 1.0, atol=1e-5)
