@@ -89,14 +89,19 @@ print(json.dumps(weights))
 """
 
 
-def train(mode):
-    env = dict(
+def four_devices():
+    """The environment of a fresh JAX process with four virtual CPU devices."""
+    return dict(
         os.environ,
         KERAS_BACKEND="jax",
         JAX_PLATFORMS="cpu",
         XLA_FLAGS="--xla_force_host_platform_device_count=4",
         TF_CPP_MIN_LOG_LEVEL="3",
     )
+
+
+def train(mode):
+    env = four_devices()
     layouts = {path: list(layout) for path, (_, layout, _) in WEIGHTS.items()}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, mode, json.dumps(layouts)],
@@ -165,13 +170,7 @@ print(json.dumps([np.asarray(layer.effective_weight("kernel")).tolist() for laye
 
 
 def test_parametrized_layers_train_under_data_parallel_like_on_one_device():
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        JAX_PLATFORMS="cpu",
-        XLA_FLAGS="--xla_force_host_platform_device_count=4",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
+    env = four_devices()
     kernels = {}
     for mode in ("single", "data"):
         proc = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any
 
 import keras
@@ -47,7 +48,9 @@ class Parametrization(Parameters, abc.ABC):
 
     Subclasses are frozen dataclasses like the sets; they implement
     ``set``, ``_forward`` and ``_right_inverse``, and optionally
-    ``_check_fit``. Both public methods work in float32 for half precision.
+    ``_check_fit``. The parameters a map shares with its set (same names)
+    are checked by building the set, once, at construction. Both public
+    methods work in float32 for half precision.
 
     Example:
 
@@ -59,6 +62,18 @@ class Parametrization(Parameters, abc.ABC):
         >>> float(np.sum(kernel))
         1.0
     """
+
+    def __post_init__(self) -> None:
+        checked = self.set  # its constructor checks the parameters it shares with the map
+        if checked is not None:
+            shared = {f.name for f in dataclasses.fields(checked)}  # type: ignore[arg-type]
+            self._normalize(
+                **{
+                    f.name: getattr(checked, f.name)
+                    for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                    if f.name in shared
+                }
+            )
 
     @property
     @abc.abstractmethod

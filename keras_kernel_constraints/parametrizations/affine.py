@@ -9,7 +9,6 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
-from keras_kernel_constraints._core import validation
 from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
@@ -50,12 +49,6 @@ class SumTo(Parametrization):
     value: float = 1.0
     _: KW_ONLY
     axis: AxisLike = None
-
-    def __post_init__(self) -> None:
-        self._normalize(
-            value=validation.finite_number(self.value, "value"),
-            axis=validation.axis_argument(self.axis),
-        )
 
     @property
     def set(self) -> sets.Set:
@@ -100,12 +93,6 @@ class Simplex(Parametrization):
     value: float = 1.0
     _: KW_ONLY
     axis: AxisLike = None
-
-    def __post_init__(self) -> None:
-        self._normalize(
-            value=validation.positive_number(self.value, "value"),
-            axis=validation.axis_argument(self.axis),
-        )
 
     @property
     def set(self) -> sets.Set:

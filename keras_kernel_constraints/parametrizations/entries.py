@@ -85,7 +85,9 @@ class Positive(Parametrization):
     min_value: float = 0.0
 
     def __post_init__(self) -> None:
+        # Finite: the set would read None or -inf as no bound at all.
         self._normalize(min_value=validation.finite_number(self.min_value, "min_value"))
+        super().__post_init__()
 
     @property
     def set(self) -> sets.Set:
@@ -131,6 +133,7 @@ class Box(Parametrization):
     max_value: float
 
     def __post_init__(self) -> None:
+        # Both finite (the set would read None as an open side) and apart.
         lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
         if lo == hi:
             raise ValueError(

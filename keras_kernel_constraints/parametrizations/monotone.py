@@ -9,7 +9,7 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
-from keras_kernel_constraints._core import reductions, validation
+from keras_kernel_constraints._core import reductions
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 from keras_kernel_constraints.parametrizations.entries import inverse_softplus, start_distance
@@ -61,14 +61,6 @@ class Monotone(Parametrization):
     min_value: float | None = None
     min_step: float = 0.0
     axis: int = 0
-
-    def __post_init__(self) -> None:
-        self._normalize(
-            increasing=validation.boolean(self.increasing, "increasing"),
-            min_value=validation.optional_number(self.min_value, "min_value"),
-            min_step=validation.non_negative_number(self.min_step, "min_step"),
-            axis=validation.ordered_axis(self.axis),
-        )
 
     @property
     def set(self) -> sets.Set:

@@ -9,7 +9,7 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
-from keras_kernel_constraints._core import reductions, validation
+from keras_kernel_constraints._core import reductions
 from keras_kernel_constraints._core.dtypes import LARGEST
 from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
@@ -60,12 +60,6 @@ class Sphere(Parametrization):
     _: KW_ONLY
     axis: AxisLike = None
 
-    def __post_init__(self) -> None:
-        self._normalize(
-            radius=validation.positive_number(self.radius, "radius"),
-            axis=validation.axis_argument(self.axis),
-        )
-
     @property
     def set(self) -> sets.Set:
         return sets.Sphere(self.radius, axis=self.axis)
@@ -111,12 +105,6 @@ class L2Ball(Parametrization):
     radius: float = 1.0
     _: KW_ONLY
     axis: AxisLike = None
-
-    def __post_init__(self) -> None:
-        self._normalize(
-            radius=validation.positive_number(self.radius, "radius"),
-            axis=validation.axis_argument(self.axis),
-        )
 
     @property
     def set(self) -> sets.Set:

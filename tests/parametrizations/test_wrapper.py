@@ -164,24 +164,30 @@ def test_every_layer_kind_trains_and_stays_in_its_set_after_every_step(trained):
     assert min(moved.values()) > 1e-4, moved  # every free variable trained
 
 
-def test_reload_in_a_fresh_process_predicts_identically(trained):
-    model, x, _, _, folder = trained
-    path = folder / "model.keras"
-    model.save(path)
-    expected = model.predict(x, verbose=0)
+def predict_in_a_fresh_process(path, folder, *, package):
+    """Load ``path`` in a new interpreter (importing this package or not) and
+    predict on the saved inputs; the predictions and the trainable names."""
     code = textwrap.dedent(
         f"""
         import json, sys, numpy as np, keras
-        import keras_kernel_constraints
+        {"import keras_kernel_constraints" if package else ""}
         import tests.parametrizations.custom_layer
         model = keras.saving.load_model({str(path)!r})
         x = dict(np.load({str(folder / "x.npz")!r}))
-        np.save({str(folder / "reloaded.npy")!r}, model.predict(x, verbose=0))
+        np.save({str(folder / "predicted.npy")!r}, model.predict(x, verbose=0))
+        assert ("keras_kernel_constraints" in sys.modules) == {package}
         print(json.dumps(sorted(w.name for w in model.trainable_weights)))
         """
     )
     trainable = json.loads(run_python(code).strip().splitlines()[-1])
-    assert np.max(np.abs(np.load(folder / "reloaded.npy") - expected)) == 0.0
+    return np.load(folder / "predicted.npy"), trainable
+
+
+def test_reload_in_a_fresh_process_predicts_identically(trained):
+    model, x, _, _, folder = trained
+    model.save(folder / "model.keras")
+    predicted, trainable = predict_in_a_fresh_process(folder / "model.keras", folder, package=True)
+    assert np.max(np.abs(predicted - model.predict(x, verbose=0))) == 0.0
     assert trainable == sorted(w.name for w in model.trainable_weights)  # free, not inner
 
 
@@ -201,23 +207,15 @@ def test_bake_serves_the_same_outputs_without_the_package(trained):
     model, x, _, _, folder = trained
     baked = training.bake(model)
     assert not any(isinstance(layer, P.Parametrized) for layer in baked.layers)
+    # Called eagerly, both compute the same weights with the same operations;
+    # PyTorch may pick another convolution algorithm for a computed (strided)
+    # kernel than for a parameter: an ulp apart there (measured 1.2e-7).
     eager = to_numpy(model(x))
-    assert np.max(np.abs(to_numpy(baked(x)) - eager)) <= 1e-5 * max(1.0, np.abs(eager).max())
-    baked_path = folder / "baked.keras"
-    baked.save(baked_path)
-    expected = baked.predict(x, verbose=0)
-    code = textwrap.dedent(
-        f"""
-        import sys, numpy as np, keras
-        import tests.parametrizations.custom_layer
-        model = keras.saving.load_model({str(baked_path)!r})
-        x = dict(np.load({str(folder / "x.npz")!r}))
-        np.save({str(folder / "baked.npy")!r}, model.predict(x, verbose=0))
-        assert "keras_kernel_constraints" not in sys.modules
-        """
-    )
-    run_python(code)
-    assert np.max(np.abs(np.load(folder / "baked.npy") - expected)) == 0.0
+    ulps = 0 if keras.backend.backend() != "torch" else 4
+    assert np.max(np.abs(to_numpy(baked(x)) - eager)) <= ulps * 2**-23 * np.abs(eager).max()
+    baked.save(folder / "baked.keras")
+    predicted, _ = predict_in_a_fresh_process(folder / "baked.keras", folder, package=False)
+    assert np.max(np.abs(predicted - baked.predict(x, verbose=0))) == 0.0
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="export to a SavedModel: TF and JAX")
