@@ -293,14 +293,7 @@ def _monotone_fir(args):
                 kernel_initializer=start,
             ),
         ),
-        (
-            # The kernel is f(v), computed in every step: cumsum(exp(v)) done so it trains.
-            "parametrized Monotone(min_value=0.0)",
-            parametrizations.Parametrized(
-                keras.layers.Conv1D(1, len(fir), use_bias=False, kernel_initializer=start),
-                {"kernel": parametrizations.Monotone(min_value=0.0)},
-            ),
-        ),
+        *_parametrized_fir(start, len(fir)),
         (
             "unconstrained",
             keras.layers.Conv1D(1, len(fir), use_bias=False, kernel_initializer=start),
@@ -326,6 +319,20 @@ def _monotone_fir(args):
         "kernel built once never moves"
     )
     return rows, taps
+
+
+def _parametrized_fir(start, taps):
+    """The kernel as f(v), computed in every step: cumsum(exp(v)) done so that it
+    trains; nothing (said so) on a Keras too old for parametrizations."""
+    try:
+        layer = parametrizations.Parametrized(
+            keras.layers.Conv1D(1, taps, use_bias=False, kernel_initializer=start),
+            {"kernel": parametrizations.Monotone(min_value=0.0)},
+        )
+    except ValueError as error:
+        print(f"(no parametrized kernel: {error})")
+        return []
+    return [("parametrized Monotone(min_value=0.0)", layer)]
 
 
 def _fit_fir(name, layer, x, y, fir, epochs, optimizer):
@@ -438,7 +445,7 @@ def _plot(out, sharpen, kernels, taps):
     print(f"\nwrote {path}")
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for (name, values), style in zip(taps.items(), ("k--", "o-", "d-", "s-", "^-"), strict=True):
+    for (name, values), style in zip(taps.items(), ("k--", "o-", "d-", "s-", "^-"), strict=False):
         ax.plot(np.arange(len(values)), values, style, label=name, markersize=4)
     ax.axhline(0.0, color="grey", linewidth=0.5)
     ax.set_xlabel("tap")

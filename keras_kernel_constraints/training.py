@@ -23,6 +23,7 @@ from keras_kernel_constraints import constraints, inspection, parametrizations, 
 from keras_kernel_constraints._core import registry
 from keras_kernel_constraints._core import variables as variables_
 from keras_kernel_constraints.constraints._base import check_projection
+from keras_kernel_constraints.parametrizations._wrapper import check_keras_version
 
 __all__ = [
     "ConstraintViolation",
@@ -541,6 +542,7 @@ def parametrize(
             "Parametrizations need Keras 3 (its stateless scopes); with tf_keras, use "
             "training.attach and the constraints."
         )
+    check_keras_version("parametrize()")
     if not model.built:
         raise ValueError("parametrize() needs a built model: call it on data or build() it first.")
     for index, rule in enumerate(checked):

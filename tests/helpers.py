@@ -67,6 +67,16 @@ NO_FLOAT64 = "JAX without x64 makes no float64 tensors (JAX_ENABLE_X64=1 runs th
 needs_float64 = pytest.mark.skipif(not FLOAT64, reason=NO_FLOAT64)
 
 
+def keras_at_least(major: int, minor: int) -> bool:
+    return tuple(int(p) for p in keras.__version__.split(".")[:2]) >= (major, minor)
+
+
+needs_keras_3_4 = pytest.mark.skipif(
+    not keras_at_least(3, 4),
+    reason=f"parametrizations need Keras >= 3.4; this is Keras {keras.__version__}",
+)
+
+
 def tensor(array, dtype: str):
     """``array`` as a tensor of ``dtype``; skips the test where the backend cannot make it."""
     if dtype == "float64" and not FLOAT64:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from keras_kernel_constraints import demo
-from tests.helpers import run_python
+from tests.helpers import keras_at_least, run_python
 
 pytestmark = pytest.mark.slow  # trains every scenario of the demo
 
@@ -30,7 +30,6 @@ def test_demo_recovers_the_kernel_and_writes_the_figure(tmp_path, capsys):
     monotone = outcomes["FIR: Monotone(min_value=0.0)"].values
     unconstrained = outcomes["FIR: unconstrained"].values
     built_once = outcomes["FIR: cumsum(exp(v)) built once"].values
-    parametrized = outcomes["FIR: parametrized Monotone(min_value=0.0)"].values
     assert monotone["feasible_epochs"] == monotone["epochs"] == epochs
     assert monotone["breaks"] == 0 and monotone["moved"] > 0.5
     # Little data, much noise: the unconstrained taps break the order, and
@@ -40,9 +39,14 @@ def test_demo_recovers_the_kernel_and_writes_the_figure(tmp_path, capsys):
     assert unconstrained["epochs"] == epochs
     assert built_once["moved"] == 0.0  # the kernel built once never trains
     # cumsum(softplus) computed in every step trains, stays feasible, and
-    # recovers the FIR as well as the projection does.
-    assert parametrized["breaks"] == 0 and parametrized["feasible_epochs"] == epochs
-    assert parametrized["rms_error"] <= 1.1 * monotone["rms_error"]
+    # recovers the FIR as well as the projection does (Keras >= 3.4; older
+    # Keras runs the demo without it).
+    if keras_at_least(3, 4):
+        parametrized = outcomes["FIR: parametrized Monotone(min_value=0.0)"].values
+        assert parametrized["breaks"] == 0 and parametrized["feasible_epochs"] == epochs
+        assert parametrized["rms_error"] <= 1.1 * monotone["rms_error"]
+    else:
+        assert "FIR: parametrized Monotone(min_value=0.0)" not in outcomes
 
     out = capsys.readouterr().out
     assert "== Summary ==" in out and "FIR: Monotone(min_value=0.0)" in out

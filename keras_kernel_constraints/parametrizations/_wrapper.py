@@ -11,6 +11,23 @@ from keras_kernel_constraints import inspection
 from keras_kernel_constraints._core import variables as variables_
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 
+MINIMUM_KERAS = (3, 4)
+"""The oldest Keras the wrapper works with: 3.4 added ``Layer.path``,
+``keras.ops.svd`` and ``clone_model(recursive=True)``, which it and
+``training.parametrize`` use (the maps alone work on Keras 3.0)."""
+
+
+def check_keras_version(owner: str) -> None:
+    """Raise ``ValueError`` naming ``owner`` on a Keras older than ``MINIMUM_KERAS``."""
+    found = tuple(int(part) for part in keras.__version__.split(".")[:2])
+    if found < MINIMUM_KERAS:
+        needed = ".".join(map(str, MINIMUM_KERAS))
+        raise ValueError(
+            f"{owner} needs Keras >= {needed}; found Keras {keras.__version__}. "
+            f"Upgrade (pip install 'keras>={needed}'), or use the constraints, which "
+            "work from Keras 3.0.1."
+        )
+
 
 @register
 class Parametrized(keras.layers.Wrapper):
@@ -39,7 +56,7 @@ class Parametrized(keras.layers.Wrapper):
     is saved, so a saved file holds both the free variable and the weight it
     gives. Saving, loading (no ``custom_objects``), ``export()``,
     ``jit_compile=True``, mixed precision (maps run in float32) and
-    distribution strategies work as for any Keras layer.
+    distribution strategies work as for any Keras layer. Needs Keras >= 3.4.
 
     A penalty the inner layer has on a parametrized weight
     (``kernel_regularizer=``) applies to $f(v)$, the weight the layer uses,
@@ -75,6 +92,7 @@ class Parametrized(keras.layers.Wrapper):
                 f"Parametrized wraps a Keras 3 layer; got {kind}. Parametrizations need "
                 "Keras 3 (its stateless scopes); with tf_keras, use the constraints."
             )
+        check_keras_version("Parametrized")
         # Maps run in the variables' dtype; the inner layer casts their
         # values to its compute dtype as it reads them.
         kwargs.setdefault("autocast", False)

@@ -24,7 +24,9 @@ import scipy.linalg
 
 from keras_kernel_constraints import parametrizations as P
 from keras_kernel_constraints.parametrizations.entries import MARGIN
-from tests.helpers import EPS, gradient, jit, needs_float64, tensor, to_numpy
+from tests.helpers import EPS, gradient, jit, needs_float64, needs_keras_3_4, tensor, to_numpy
+
+pytestmark = needs_keras_3_4
 
 
 def units(w):

@@ -13,7 +13,9 @@ from keras import ops
 
 from keras_kernel_constraints import constraints, training
 from keras_kernel_constraints import parametrizations as P
-from tests.helpers import run_python, tensorflow_only, to_numpy
+from tests.helpers import needs_keras_3_4, run_python, tensorflow_only, to_numpy
+
+pytestmark = needs_keras_3_4
 
 
 class IntScale(L.Layer):
@@ -106,14 +108,17 @@ def test_a_penalty_on_the_parametrized_weight_applies_to_f_of_v_not_to_v():
 
 
 def test_the_inner_layers_own_losses_reach_the_model():
-    layer = P.Parametrized(
-        L.Dense(3, activity_regularizer=keras.regularizers.L2(1.0)), {"kernel": P.SumTo(1.0)}
-    )
-    y = layer(np.ones((2, 4), "float32"))
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(
-        float(to_numpy(layer.losses[0])), float(np.sum(to_numpy(y) ** 2)) / 2, rtol=1e-5
-    )
+    """An activity penalty of the inner layer is added once, as the plain layer adds it."""
+    dense = L.Dense(3, activity_regularizer=keras.regularizers.L2(1.0))
+    x = np.ones((2, 4), "float32")
+    layer = P.Parametrized(dense, {"kernel": P.SumTo(1.0, axis=0)})
+    layer(x)
+    wrapped = [float(to_numpy(loss)) for loss in layer.losses]
+    dense.kernel.assign(layer.effective_weight("kernel"))
+    dense(x)  # the plain layer with the same weights
+    plain = [float(to_numpy(loss)) for loss in dense.losses]
+    assert len(wrapped) == len(plain) == 1 and wrapped[0] > 0
+    np.testing.assert_allclose(wrapped, plain, rtol=1e-6)
 
 
 def test_a_parametrized_layer_starts_where_the_plain_layer_would():
@@ -156,26 +161,33 @@ from keras_kernel_constraints import parametrizations as P
 x = np.random.default_rng(0).standard_normal((64, 8, 8, 2)).astype("float32")
 y = np.random.default_rng(1).standard_normal((64, 6, 6, 3)).astype("float32")
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-with strategy.scope():
-    conv = P.Parametrized(keras.layers.Conv2D(3, 3), {"kernel": P.SumTo(1.0)})
-    model = keras.Sequential([keras.Input((8, 8, 2)), conv])
-    # jit_compile=True fails for a plain Conv2D too on two logical CPUs (TF 2.21:
-    # "Trying to access resource ... located in device CPU:1 from device CPU:0").
-    model.compile("adam", "mse")
-model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-free = model.layers[0]._free["kernel"].value
-replicas = [np.asarray(r).tolist() for r in free.values] if hasattr(free, "values") else None
-kernel = np.asarray(model.layers[0].effective_weight("kernel"))
-print(json.dumps({"sums": kernel.sum(axis=(0, 1, 2)).tolist(), "replicas": replicas}))
+spread = {}
+for name in ("plain", "parametrized"):
+    with strategy.scope():
+        conv = keras.layers.Conv2D(3, 3)
+        if name == "parametrized":
+            conv = P.Parametrized(conv, {"kernel": P.SumTo(1.0)})
+        model = keras.Sequential([keras.Input((8, 8, 2)), conv])
+        # jit_compile=True fails for a plain Conv2D too on two logical CPUs (TF 2.21:
+        # "Trying to access resource ... located in device CPU:1 from device CPU:0").
+        model.compile("adam", "mse")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    layer = model.layers[0]
+    trained = layer._free["kernel"] if name == "parametrized" else layer.kernel
+    replicas = [np.asarray(r) for r in trained.value.values]
+    spread[name] = float(np.max(np.abs(replicas[0] - replicas[1])))
+kernel = np.asarray(layer.effective_weight("kernel"))
+print(json.dumps({"sums": kernel.sum(axis=(0, 1, 2)).tolist(), "spread": spread}))
 """
 
 
 @tensorflow_only("tf.distribute.MirroredStrategy")
-def test_mirrored_strategy_trains_a_parametrized_layer():
+def test_mirrored_strategy_trains_a_parametrized_layer_like_a_plain_one():
     result = json.loads(run_python(MIRRORED).strip().splitlines()[-1])
     np.testing.assert_allclose(result["sums"], 1.0, atol=1e-6)
-    if result["replicas"] is not None:
-        np.testing.assert_array_equal(*result["replicas"])
+    # Replicas stay identical (0.0 on Keras 3.15); where a Keras lets even a
+    # plain layer's replicas drift (3.4 with TF 2.16: 6e-3), no further.
+    assert result["spread"]["parametrized"] <= max(result["spread"]["plain"], 0.0) * 2
 
 
 # -- parametrize and bake ---------------------------------------------------
