@@ -7,6 +7,7 @@ load cover them all.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import textwrap
 
@@ -218,7 +219,10 @@ def test_bake_serves_the_same_outputs_without_the_package(trained):
     assert np.max(np.abs(predicted - baked.predict(x, verbose=0))) == 0.0
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch", reason="export to a SavedModel: TF and JAX")
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch" or importlib.util.find_spec("tensorflow") is None,
+    reason="model.export() writes a TensorFlow SavedModel: TF, and JAX with tensorflow installed",
+)
 def test_export_serves_the_same_outputs(trained):
     model, x, _, _, folder = trained
     path = folder / "exported"
