@@ -56,8 +56,8 @@ class Parametrization(Parameters, abc.ABC):
 
         >>> import numpy as np
         >>> from keras_kernel_constraints.parametrizations import SumTo
-        >>> kernel = SumTo(1.0).forward(np.array([3.0, -1.0, 0.0]))
-        >>> np.asarray(kernel)
+        >>> kernel = keras.ops.convert_to_numpy(SumTo(1.0).forward(np.array([3.0, -1.0, 0.0])))
+        >>> kernel
         array([ 2.66666667, -1.33333333, -0.33333333])
         >>> float(np.sum(kernel))
         1.0

@@ -76,7 +76,8 @@ class Parametrized(keras.layers.Wrapper):
         >>> conv = keras.layers.Conv2D(4, 3)
         >>> layer = Parametrized(conv, {"kernel": SumTo(1.0)})
         >>> y = layer(np.ones((1, 5, 5, 2)))
-        >>> np.allclose(np.sum(np.asarray(layer.effective_weight("kernel")), axis=(0, 1, 2)), 1.0)
+        >>> kernel = keras.ops.convert_to_numpy(layer.effective_weight("kernel"))
+        >>> np.allclose(np.sum(kernel, axis=(0, 1, 2)), 1.0)
         True
     """
 
