@@ -23,7 +23,7 @@ from keras_kernel_constraints import constraints, inspection, parametrizations, 
 from keras_kernel_constraints._core import registry
 from keras_kernel_constraints._core import variables as variables_
 from keras_kernel_constraints.constraints._base import check_projection
-from keras_kernel_constraints.parametrizations._wrapper import check_keras_version
+from keras_kernel_constraints.parametrizations._wrapper import check_keras
 
 __all__ = [
     "ConstraintViolation",
@@ -536,13 +536,7 @@ def parametrize(
     """
     given = [rules] if isinstance(rules, (Rule, dict)) else list(rules)
     checked = [rule if isinstance(rule, Rule) else Rule(**rule) for rule in given]
-    if variables_.is_tf_keras(model):
-        raise ValueError(
-            "parametrize() needs a Keras 3 model; got a tf_keras (Keras 2) model. "
-            "Parametrizations need Keras 3 (its stateless scopes); with tf_keras, use "
-            "training.attach and the constraints."
-        )
-    check_keras_version("parametrize()")
+    check_keras("parametrize()", model, "model")
     if not model.built:
         raise ValueError("parametrize() needs a built model: call it on data or build() it first.")
     for index, rule in enumerate(checked):

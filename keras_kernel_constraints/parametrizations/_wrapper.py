@@ -13,12 +13,19 @@ from keras_kernel_constraints.parametrizations._base import Parametrization, reg
 
 MINIMUM_KERAS = (3, 4)
 """The oldest Keras the wrapper works with: 3.4 added ``Layer.path``,
-``keras.ops.svd`` and ``clone_model(recursive=True)``, which it and
-``training.parametrize`` use (the maps alone work on Keras 3.0)."""
+``keras.ops.svd`` and ``clone_model(recursive=True)``, which it,
+``training.parametrize`` and ``Orthogonal.right_inverse`` use."""
 
 
-def check_keras_version(owner: str) -> None:
-    """Raise ``ValueError`` naming ``owner`` on a Keras older than ``MINIMUM_KERAS``."""
+def check_keras(owner: str, obj: Any, kind: str) -> None:
+    """Raise ``ValueError`` naming ``owner`` if ``obj`` (a ``kind``: layer, model)
+    comes from tf_keras, or if this Keras is older than ``MINIMUM_KERAS``."""
+    if variables_.is_tf_keras(obj):
+        raise ValueError(
+            f"{owner} needs a Keras 3 {kind}; got a tf_keras (Keras 2) {kind}. "
+            "Parametrizations need Keras 3 (its stateless scopes); with tf_keras, use "
+            "the constraints (training.attach)."
+        )
     found = tuple(int(part) for part in keras.__version__.split(".")[:2])
     if found < MINIMUM_KERAS:
         needed = ".".join(map(str, MINIMUM_KERAS))
@@ -87,13 +94,9 @@ class Parametrized(keras.layers.Wrapper):
         parametrizations: Mapping[str, Parametrization | dict[str, Any]],
         **kwargs: Any,
     ) -> None:
+        check_keras("Parametrized", layer, "layer")
         if not isinstance(layer, keras.layers.Layer):
-            kind = "a tf_keras (Keras 2) layer" if variables_.is_tf_keras(layer) else repr(layer)
-            raise ValueError(
-                f"Parametrized wraps a Keras 3 layer; got {kind}. Parametrizations need "
-                "Keras 3 (its stateless scopes); with tf_keras, use the constraints."
-            )
-        check_keras_version("Parametrized")
+            raise ValueError(f"Parametrized wraps a Keras 3 layer; got {layer!r}.")
         # Maps run in the variables' dtype; the inner layer casts their
         # values to its compute dtype as it reads them.
         kwargs.setdefault("autocast", False)
@@ -199,12 +202,12 @@ class Parametrized(keras.layers.Wrapper):
         return self._maps[name].forward(self._free[name].value)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        values = {id(self._targets[n]): self.effective_weight(n) for n in self._free}
+        effective = {name: self.effective_weight(name) for name in self._free}
         for name, penalty in self._penalties.items():
             if penalty is not None:
-                self.add_loss(penalty(values[id(self._targets[name])]))
-        inner = self.layer.variables
-        mapping = [(v, values.get(id(v), v.value)) for v in inner]
+                self.add_loss(penalty(effective[name]))
+        values = {id(self._targets[name]): w for name, w in effective.items()}
+        mapping = [(v, values.get(id(v), v.value)) for v in self.layer.variables]
         # The inner layer's own losses (add_loss, activity penalties) are
         # collected here and added again outside, where Keras looks for them.
         with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:

@@ -69,7 +69,7 @@ class Positive(Parametrization):
     ``sets.Box(min_value=ℓ)``: an entry approaches $\ell$ only as $v \to
     -\infty$, where its gradient vanishes. ``right_inverse`` is exact above
     $\ell$ and puts a weight at or below it a margin of $10^{-3}$
-    times the largest $|w - \ell|$ above $\ell$ (see ``entries.start_distance``),
+    times the largest $|w - \ell|$ inside (see ``entries.start_distance``),
     where it still trains.
 
     Args:

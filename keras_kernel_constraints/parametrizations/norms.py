@@ -125,7 +125,7 @@ class L2Ball(Parametrization):
         r = layout.bound(self.radius)
         direction, norm = _direction(w, layout)
         # On or outside the sphere the open ball's inverse is infinite: come
-        # in by a relative margin (entries.margin).
+        # in by a relative margin (entries.start_distance).
         target = r - start_distance(r - norm, layout, r)
         w = ops.where(target == norm, w, direction * target)
         return w * (r / ops.sqrt(r * r - target * target))
