@@ -608,7 +608,8 @@ def bake(model: keras.Model) -> keras.Model:
     as well (they act in training only), so ``keras.saving.load_model`` and
     ``model.export()`` serve it in a process that never imports
     ``keras_kernel_constraints``. The copy is not compiled. Sequential and
-    functional models, nested ones included.
+    functional models, nested ones included; a ``Parametrized`` layer
+    inside a custom layer cannot be reached and raises ``ValueError``.
 
     Args:
         model: A built Sequential or functional model.
@@ -639,6 +640,18 @@ def bake(model: keras.Model) -> keras.Model:
         return new
 
     result = keras.models.clone_model(model, clone_function=copy, recursive=True)
+    left = [
+        layer.name
+        for layer in result._flatten_layers(include_self=False)
+        if isinstance(layer, parametrizations.Parametrized)
+    ]
+    if left:
+        raise ValueError(
+            f"bake() cannot replace the Parametrized layers {left}: they are inside a "
+            "custom layer, which keras.models.clone_model copies whole. Give that layer a "
+            "way to rebuild itself without them (e.g. write each effective_weight() into a "
+            "plain layer) before serving without this package."
+        )
     for old, new in copies:
         new.set_weights(_weights_in_use(old))
     return result

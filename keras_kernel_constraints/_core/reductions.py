@@ -159,10 +159,11 @@ def cumsum(x: Any, axis: int = -1) -> Any:
     """``ops.cumsum`` that keeps float64.
 
     Keras computes PyTorch's float64 cumsum (and matmul) in float32
-    (Keras 3.15); a product with the lower-triangular matrix of ones through
-    ``einsum``, which keeps the dtype, adds the same terms in float64.
+    (Keras 3.15); there, a product with the lower-triangular matrix of ones
+    through ``einsum``, which keeps the dtype, adds the same terms in
+    float64 (an ``n x n`` matrix: PyTorch only).
     """
-    if backend.standardize_dtype(x.dtype) != "float64":
+    if backend.backend() != "torch" or backend.standardize_dtype(x.dtype) != "float64":
         return ops.cumsum(x, axis=axis)
     n = x.shape[axis]
     lower = ops.cast(ops.tril(ops.ones((n, n))), "float64")

@@ -9,6 +9,7 @@ import keras
 
 from keras_kernel_constraints import inspection
 from keras_kernel_constraints._core import variables as variables_
+from keras_kernel_constraints._core import versions
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 
 MINIMUM_KERAS = (3, 4)
@@ -26,14 +27,12 @@ def check_keras(owner: str, obj: Any, kind: str) -> None:
             "Parametrizations need Keras 3 (its stateless scopes); with tf_keras, use "
             "the constraints (training.attach)."
         )
-    found = tuple(int(part) for part in keras.__version__.split(".")[:2])
-    if found < MINIMUM_KERAS:
-        needed = ".".join(map(str, MINIMUM_KERAS))
-        raise ValueError(
-            f"{owner} needs Keras >= {needed}; found Keras {keras.__version__}. "
-            f"Upgrade (pip install 'keras>={needed}'), or use the constraints, which "
-            "work from Keras 3.0.1."
-        )
+    versions.require_keras(
+        owner,
+        MINIMUM_KERAS,
+        "Layer.path, keras.ops.svd, clone_model(recursive=True)",
+        ", or use the constraints, which work from Keras 3.0.1",
+    )
 
 
 @register
@@ -103,8 +102,8 @@ class Parametrized(keras.layers.Wrapper):
         super().__init__(layer, **kwargs)
         if not isinstance(parametrizations, Mapping) or not parametrizations:
             raise ValueError(
-                "`parametrizations` must be a non-empty dict from weight name to map; "
-                f"got {parametrizations!r}."
+                f"Parametrized({layer.name!r}): `parametrizations` must be a non-empty dict "
+                f"from weight name to map; got {parametrizations!r}."
             )
         maps = {}
         for name, given in parametrizations.items():
@@ -119,9 +118,11 @@ class Parametrized(keras.layers.Wrapper):
             maps[name] = found
         self.parametrizations = maps
         self._free: dict[str, Any] = {}
-        self._targets: dict[str, Any] = {}
         self._maps: dict[str, Parametrization] = {}
-        self._penalties: dict[str, Any] = {}
+        # The inner weights are the inner layer's: held outside Keras's
+        # tracking, which would make them this layer's own too (saved twice,
+        # and made trainable again by `trainable = True`).
+        self._held = _Held()
         if layer.built:
             self._parametrize()
             self.built = True
@@ -154,19 +155,34 @@ class Parametrized(keras.layers.Wrapper):
                 )
             plans.append((name, target, resolved))
         for name, target, resolved in plans:
-            self._targets[name] = target
+            self._held.targets[name] = target
             self._maps[name] = resolved
-            self._penalties[name] = target.regularizer
+            penalty = target.regularizer
             target.regularizer = None
             trainable = target.trainable
             target.trainable = False
-            self._free[name] = self.add_weight(
+            free = self.add_weight(
                 name=f"free_{name.replace('/', '_')}",
                 shape=tuple(target.shape),
                 dtype=target.dtype,
                 initializer=_RightInverse(resolved, target),
                 trainable=trainable,
             )
+            # On the free variable, so Keras adds it once per step, like any
+            # weight penalty, however often the layer is called.
+            free.regularizer = None if penalty is None else _OnEffective(penalty, resolved)
+            self._free[name] = free
+
+    @property
+    def trainable(self) -> bool:
+        return bool(self._trainable)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        keras.layers.Wrapper.trainable.fset(self, value)
+        # The inner layer's setter made its weights trainable again.
+        for target in getattr(self, "_held", _Held()).targets.values():
+            target.trainable = False
 
     def _find(self, name: str, given: Parametrization) -> Any:
         own = [v for v in variables_.own_variables(self.layer) if v.name == name]
@@ -186,7 +202,7 @@ class Parametrized(keras.layers.Wrapper):
     @property
     def parametrized_weights(self) -> dict[str, Any]:
         """The inner layer's variables that the maps replace, by name (empty until built)."""
-        return dict(self._targets)
+        return dict(self._held.targets)
 
     def reset_free_variables(self) -> None:
         """Set every free variable to ``right_inverse`` of its inner weight's value.
@@ -194,19 +210,21 @@ class Parametrized(keras.layers.Wrapper):
         For weights written into the inner layer after building (``set_weights``
         on ``layer.layer``): the next call then uses them, as far as the set allows.
         """
-        for name, target in self._targets.items():
+        for name, target in self._held.targets.items():
             self._free[name].assign(self._maps[name].right_inverse(target.value))
 
     def effective_weight(self, name: str) -> Any:
         """The weight the inner layer uses: the map's ``forward`` of the free variable."""
+        if name not in self._free:
+            raise ValueError(
+                f"Parametrized({self.layer.name!r}) has no parametrized weight {name!r}"
+                + (f"; it has {sorted(self._free)}." if self._free else " (not built yet).")
+            )
         return self._maps[name].forward(self._free[name].value)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         effective = {name: self.effective_weight(name) for name in self._free}
-        for name, penalty in self._penalties.items():
-            if penalty is not None:
-                self.add_loss(penalty(effective[name]))
-        values = {id(self._targets[name]): w for name, w in effective.items()}
+        values = {id(self._held.targets[name]): w for name, w in effective.items()}
         mapping = [(v, values.get(id(v), v.value)) for v in self.layer.variables]
         # The inner layer's own losses (add_loss, activity penalties) are
         # collected here and added again outside, where Keras looks for them.
@@ -230,7 +248,7 @@ class Parametrized(keras.layers.Wrapper):
 
     def save_own_variables(self, store: Any) -> None:
         # The inner weights are saved after this: make them the weights in use.
-        for name, target in self._targets.items():
+        for name, target in self._held.targets.items():
             target.assign(self.effective_weight(name))
         super().save_own_variables(store)
 
@@ -241,6 +259,24 @@ class Parametrized(keras.layers.Wrapper):
             for name, m in self.parametrizations.items()
         }
         return config
+
+
+class _Held:
+    """Plain attributes, which Keras's automatic tracking leaves alone."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, Any] = {}
+
+
+class _OnEffective:
+    """A weight penalty applied to the map's ``forward`` of the free variable."""
+
+    def __init__(self, penalty: Any, parametrization: Parametrization) -> None:
+        self.penalty = penalty
+        self.parametrization = parametrization
+
+    def __call__(self, free: Any) -> Any:
+        return self.penalty(self.parametrization.forward(free))
 
 
 class _RightInverse(keras.initializers.Initializer):

@@ -39,9 +39,11 @@ def start_distance(distance: Any, layout: Resolved, scale: Any) -> Any:
     inside would never move again (about 1e-38 in float32, far below Adam's
     ``epsilon``). At a thousandth of its scale from the boundary it trains
     (Adam rescales the gradient to a full step), and it starts that close
-    to its projection.
+    to its projection. The scale counts as at least 1, so that a weight
+    of zeros (Keras's default bias) starts 1e-3 inside rather than a
+    thousandth of nothing.
     """
-    scale = reductions.maximum(scale, smallest_normal(layout))
+    scale = reductions.maximum(scale, ops.ones_like(scale))
     ulp = ops.convert_to_tensor(ROUNDING * EPSILON[layout.compute_dtype], layout.compute_dtype)
     fraction = ops.convert_to_tensor(MARGIN, layout.compute_dtype)
     return ops.where(distance > ulp * scale, distance, fraction * scale)
@@ -69,8 +71,8 @@ class Positive(Parametrization):
     ``sets.Box(min_value=ℓ)``: an entry approaches $\ell$ only as $v \to
     -\infty$, where its gradient vanishes. ``right_inverse`` is exact above
     $\ell$ and puts a weight at or below it a margin of $10^{-3}$
-    times the largest $|w - \ell|$ inside (see ``entries.start_distance``),
-    where it still trains.
+    times the largest $|w - \ell|$ (at least 1) inside (see
+    ``entries.start_distance``), where it still trains.
 
     Args:
         min_value: The finite lower bound $\ell$ (default 0: positive entries).

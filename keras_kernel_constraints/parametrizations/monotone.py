@@ -36,8 +36,9 @@ class Monotone(Parametrization):
     min_value=ℓ, min_step=δ)``; ``right_inverse`` takes first differences
     (after projecting onto that set): exact inside, and a step of exactly
     $\delta$ (or a first entry at $\ell$), which the projection of an
-    unordered weight makes, becomes $10^{-3}$ times the largest
-    $|w|$ more (see ``entries.start_distance``), so that it trains.
+    unordered weight makes, becomes $10^{-3}$ times the weight's spread
+    $\max w - \min w$ (or its largest $w_0 - \ell$; at least 1) more (see
+    ``entries.start_distance``), so that it trains.
     ``increasing=False`` orders the reversed slice.
 
     Args:
@@ -87,15 +88,17 @@ class Monotone(Parametrization):
         rows, restore = layout.to_rows(self.set._project(w, layout))
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)
-        scale = ops.max(ops.abs(rows))
         first = rows[:, :1]
         if self.min_value is not None:
             above = first - layout.bound(self.min_value)
-            first = inverse_softplus(start_distance(above, layout, scale))
+            first = inverse_softplus(start_distance(above, layout, ops.max(ops.abs(above))))
         steps = rows[:, 1:] - rows[:, :-1]
         if self.min_step:
             steps = steps - ops.convert_to_tensor(self.min_step, dtype=layout.compute_dtype)
-        steps = inverse_softplus(start_distance(steps, layout, scale))
+        # Margins relative to the slices' spread, not their level: a kernel
+        # far above min_value must not move by a share of that distance.
+        spread = ops.max(rows) - ops.min(rows)
+        steps = inverse_softplus(start_distance(steps, layout, spread))
         rows = ops.concatenate([first, steps], axis=-1)
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)

@@ -68,7 +68,9 @@ class Sphere(Parametrization):
         return _direction(v, layout)[0] * layout.bound(self.radius)
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
-        return w
+        # The projection: w itself on the sphere, and a group of zeros (whose
+        # direction has no gradient) the sphere's first basis vector.
+        return self.set._project(w, layout)
 
 
 @register
@@ -126,6 +128,9 @@ class L2Ball(Parametrization):
         direction, norm = _direction(w, layout)
         # On or outside the sphere the open ball's inverse is infinite: come
         # in by a relative margin (entries.start_distance).
-        target = r - start_distance(r - norm, layout, r)
-        w = ops.where(target == norm, w, direction * target)
-        return w * (r / ops.sqrt(r * r - target * target))
+        gap = r - norm
+        start = start_distance(gap, layout, r)
+        moved = start != gap
+        w = ops.where(moved, direction * (r - start), w)
+        # r^2 - |w|^2 as (r - |w|)(r + |w|): exact inside the ball.
+        return w * (r / ops.sqrt(start * (r + r - start)))

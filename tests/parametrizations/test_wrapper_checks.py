@@ -107,6 +107,41 @@ def test_a_penalty_on_the_parametrized_weight_applies_to_f_of_v_not_to_v():
     assert abs(float(np.sum(free**2)) - on_kernel) > 1e-3  # a penalty on v would differ
 
 
+def test_a_shared_layer_adds_its_weight_penalty_once_per_step_like_a_plain_one():
+    """Called three times, a weight penalty counts once (Keras's own rule), on f(v)."""
+    layer = P.Parametrized(
+        L.Dense(3, kernel_regularizer=keras.regularizers.L2(1.0)), {"kernel": P.SumTo(1.0)}
+    )
+    inputs = keras.Input((3,))
+    shared = keras.Model(inputs, layer(layer(layer(inputs))))
+    shared(np.ones((2, 3), "float32"))
+    kernel = to_numpy(layer.effective_weight("kernel"))
+    assert len(shared.losses) == 1
+    np.testing.assert_allclose(float(to_numpy(shared.losses[0])), np.sum(kernel**2), rtol=1e-6)
+
+
+def test_freezing_and_unfreezing_keeps_the_inner_weight_out_of_training():
+    """`trainable = False` then `True` (fine-tuning) gives back the free variables only,
+    and the wrapper stores each inner weight once (in the inner layer), not twice."""
+    layer = P.Parametrized(L.Dense(3), {"kernel": P.SumTo(1.0)})
+    model = keras.Sequential([keras.Input((4,)), layer])
+    expected = sorted(v.path for v in model.trainable_weights)
+    model.trainable = False
+    assert model.trainable_weights == []
+    model.trainable = True
+    assert sorted(v.path for v in model.trainable_weights) == expected
+    assert not layer.layer.kernel.trainable
+    assert all(id(v) != id(layer.layer.kernel) for v in layer._trainable_variables)
+    assert all(id(v) != id(layer.layer.kernel) for v in layer._non_trainable_variables)
+
+
+def test_effective_weight_of_an_unknown_name_says_which_names_there_are():
+    layer = P.Parametrized(L.Dense(3), {"kernel": P.SumTo(1.0)})
+    layer.build((None, 4))
+    with pytest.raises(ValueError, match=r"no parametrized weight 'bias'; it has \['kernel'\]"):
+        layer.effective_weight("bias")
+
+
 def test_the_inner_layers_own_losses_reach_the_model():
     """An activity penalty of the inner layer is added once, as the plain layer adds it."""
     dense = L.Dense(3, activity_regularizer=keras.regularizers.L2(1.0))
@@ -258,6 +293,25 @@ def test_parametrize_refuses_a_layer_hidden_inside_a_custom_layer():
     model = keras.Sequential([keras.Input((3,)), Block()])
     with pytest.raises(ValueError, match=r"cannot replace \['inner'\]: they are inside a custom"):
         training.parametrize(model, training.Rule("inner", parametrization=P.SumTo(1.0)))
+
+
+class ParametrizedBlock(L.Layer):
+    """A custom layer holding a Parametrized Dense: bake cannot reach it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = P.Parametrized(L.Dense(2), {"kernel": P.SumTo(1.0)}, name="inner")
+
+    def call(self, x):
+        return self.inner(x)
+
+
+def test_bake_refuses_a_parametrized_layer_hidden_inside_a_custom_layer():
+    """Rather than return a model that still needs this package to load."""
+    model = keras.Sequential([keras.Input((3,)), ParametrizedBlock()])
+    refused = r"bake\(\) cannot replace the Parametrized layers \['inner'\]"
+    with pytest.raises(ValueError, match=refused):
+        training.bake(model)
 
 
 # -- the two pitfalls the documentation warns about ---------------------------
