@@ -112,8 +112,9 @@ def tensorflow_only(why: str):
 def gradient(fn, value: np.ndarray, *, compiled: bool = False) -> np.ndarray:
     """d fn(w) / dw at ``value`` (float64 array) with the active backend's autodiff.
 
-    ``compiled``: on TensorFlow, inside ``tf.function(jit_compile=True)``,
-    whose XLA gradients can differ from eager ones (0 * inf is NaN there).
+    ``compiled``: under XLA (TensorFlow's ``tf.function(jit_compile=True)``,
+    ``jax.jit``), whose gradients can differ from eager ones (0 * inf is
+    NaN there); PyTorch runs eagerly.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -131,7 +132,8 @@ def gradient(fn, value: np.ndarray, *, compiled: bool = False) -> np.ndarray:
     if backend == "jax":
         import jax
 
-        return np.asarray(jax.grad(fn)(tensor(value, str(value.dtype))))
+        grad = jax.jit(jax.grad(fn)) if compiled else jax.grad(fn)
+        return np.asarray(grad(tensor(value, str(value.dtype))))
     import torch
 
     w = torch.tensor(value, requires_grad=True)
