@@ -341,7 +341,8 @@ def _groups(layer: Any, variable: Any, role: str, obj: Any) -> tuple[str, str | 
     if isinstance(layout, layouts.Slices):
         return f"{_many(count, 'slice')} of {resolved.size} along axis {resolved.axes[0]}", None
     if isinstance(layout, layouts.Matrices):
-        rows, cols = (shape[a] for a in resolved.axes)
+        rows, cols = resolved.matrix_shape
+        count = entries // (rows * cols) if rows * cols else 0
         return f"{_many(count, 'matrix', 'matrices')} of {rows} x {cols}", None
     text = f"{_many(count, 'group')} of {resolved.size}"
     kind = _kind(layer, variables_.short_name(variable))

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from keras_kernel_constraints import constraints, sets
+from tests.catalog import usable
 from tests.helpers import EPS, FLOAT_DTYPES, as_f64, tensor
-from tests.specs import SPECS, allowed, group_axes, max_violation, spec_of
+from tests.specs import SPECS, allowed, max_violation, spec_of
 
 # Magnitudes that keep float16 sums and squares representable in float32.
 MAGNITUDE = {"float16": 100.0, "bfloat16": 100.0, "float32": 1e3, "float64": 1e3}
@@ -50,10 +51,17 @@ def spec_for(cls):
     return SPECS[next(k for k in cls.__mro__ if k in sets.ALL_SETS).__name__]
 
 
+USABLE = [cls for cls in constraints.ALL_CONSTRAINTS if usable(cls)]
+
+
 @st.composite
 def cases(draw, cls, dtype):
-    shape, axis = draw(shape_and_axis())
-    params = draw(spec_for(cls).params(shape, axis))
+    spec = spec_for(cls)
+    if spec.cases is not None:  # parameters that depend on the shape (matrix sets)
+        shape, params = draw(spec.cases)
+    else:
+        shape, axis = draw(shape_and_axis())
+        params = draw(spec.params(shape, axis))
     constraint = cls(**params)
     values = real(-MAGNITUDE[dtype], MAGNITUDE[dtype])
     x = draw(hnp.arrays(np.float64, shape, elements=values))
@@ -72,7 +80,7 @@ def scales(constraint, x, px):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("cls", constraints.ALL_CONSTRAINTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", USABLE, ids=lambda c: c.__name__)
 def test_constraint_properties(cls, dtype):
     @hypothesis.given(case=cases(cls, dtype))
     def check(case):
@@ -100,7 +108,7 @@ def test_constraint_properties(cls, dtype):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("cls", constraints.ALL_CONSTRAINTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", USABLE, ids=lambda c: c.__name__)
 def test_a_non_finite_entry_stays_inside_its_group(cls, dtype, bad):
     # A NaN or an infinity changes its own group only; a bounded set maps an
     # infinity to a finite point (the limit along its ray: test_nonfinite.py).
@@ -118,7 +126,7 @@ def test_a_non_finite_entry_stays_inside_its_group(cls, dtype, bad):
         # Entries that share no group with the NaN: every group axis may
         # differ, but some other axis must differ from the NaN's index.
         spec, params = spec_of(constraint)
-        group = () if spec.layout == "elementwise" else group_axes(params["axis"], x.ndim)
+        group = spec.group(params, x.ndim)
         others = [a for a in range(x.ndim) if a not in group]
         grid = np.indices(x.shape)
         same_group = np.ones(x.shape, bool)

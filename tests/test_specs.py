@@ -14,7 +14,7 @@ import pytest
 
 from keras_kernel_constraints import constraints, projections, regularizers, sets
 from tests.helpers import EPS, as_f64, jit, tensor
-from tests.specs import SPECS, group_axes
+from tests.specs import ALL_SPECS, SPECS
 
 SPEC_LIST = [SPECS[name] for name in sorted(SPECS)]
 
@@ -28,7 +28,7 @@ def constraint_class(spec):
 
 
 def test_every_set_has_a_spec():
-    assert set(SPECS) == {cls.__name__ for cls in sets.ALL_SETS}
+    assert set(ALL_SPECS) == {cls.__name__ for cls in sets.ALL_SETS}
 
 
 @pytest.mark.parametrize("spec", SPEC_LIST, ids=lambda s: s.name)
@@ -75,9 +75,16 @@ EXAMPLES = [
 ]
 
 
+SHAPED = [
+    pytest.param(spec, params, shape, id=f"{spec.name}-{i}-{shape}")
+    for spec in SPEC_LIST
+    for i, params in enumerate(spec.examples)
+    for shape in spec.shapes
+]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(3, 3, 2, 4), (6, 5)])
-@pytest.mark.parametrize("spec, params", EXAMPLES)
+@pytest.mark.parametrize("spec, params, shape", SHAPED)
 def test_projection_matches_the_independent_reference(spec, params, shape, dtype, rng):
     if spec.reference is None:
         pytest.skip(f"{spec.name}: exactness is checked against an optimizer in its module")
@@ -96,12 +103,16 @@ def test_closed_form_distance_is_the_distance_to_the_projection(spec, params, rn
     the_set = set_class(spec)(**params)
     if not the_set.has_distance:
         pytest.skip(f"{spec.name} has no closed-form distance")
-    w = 3 * rng.normal(size=(3, 3, 2, 4))
-    distance = np.broadcast_to(as_f64(the_set.distance(tensor(w, "float64"))), w.shape)
+    w = 3 * rng.normal(size=spec.shapes[0])
     gap = (w - spec.reference(params, w)) ** 2
-    axes = () if spec.layout == "elementwise" else group_axes(params.get("axis"), w.ndim)
+    axes = spec.group(params, w.ndim)
     expected = np.sqrt(gap.sum(axis=axes, keepdims=True) if axes else gap)
-    np.testing.assert_allclose(distance, np.broadcast_to(expected, w.shape), rtol=1e-12, atol=1e-12)
+    distance = as_f64(the_set.distance(tensor(w, "float64")))
+    if spec.layout == "matrices":  # one distance per matrix
+        distance = distance.reshape(expected.size)
+        expected = expected.reshape(-1)
+    distance = np.broadcast_to(distance, expected.shape)
+    np.testing.assert_allclose(distance, expected, rtol=1e-10, atol=1e-12)
 
 
 EXTREMES = [
@@ -126,7 +137,8 @@ def test_extreme_inputs_project_exactly_at_every_door(spec, params, w, dtype, ex
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("spec, params", EXAMPLES)
 def test_compiled_projection_matches_eager(spec, params, dtype, rng):
-    w = tensor(rng.normal(size=(3, 3, 4, 8)), dtype)
+    shape = spec.shapes[0] if spec.layout == "matrices" else (3, 3, 4, 8)
+    w = tensor(rng.normal(size=shape), dtype)
     project = set_class(spec)(**params).project
     compiled = jit(lambda x: project(x))
     np.testing.assert_allclose(

@@ -13,8 +13,10 @@ class or function the user called.
   Dense and Conv kernels) and the whole tensor for a scalar or a vector.
 * ``Slices(axis)``: every 1-D slice along the one ``axis`` is an ordered
   sequence (Monotone).
-* ``Matrices(axes)``: every 2-D slice over the two ``axes`` is a matrix,
-  rows along the first (a batch of matrices, for matrix sets).
+* ``Matrices(axis, batch_axis)``: a matrix whose rows are indexed by
+  ``axis`` (the entries of one column, as a group of ``Groups``) and whose
+  columns by the other axes, one matrix per index of ``batch_axis`` (for
+  matrix sets).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ class ResolvedLayout:
 
     Args:
         shape: The weight's static shape.
-        axes: Non-negative group axes (sorted for groups; in order for
+        axes: Non-negative group axes, sorted (the row axes, for
             matrices); ``()`` for elementwise layouts.
-        size: Entries in one group (the product of the group axes' sizes).
+        size: Entries in one group (the product of the group axes' sizes;
+            the rows of one matrix).
         dtype: The weight's dtype name.
+        batch_axes: Axes indexing separate matrices (``Matrices`` only).
 
     Example:
 
@@ -62,6 +66,7 @@ class ResolvedLayout:
     axes: tuple[int, ...]
     size: int
     dtype: str
+    batch_axes: tuple[int, ...] = ()
 
     @property
     def compute_dtype(self) -> str:
@@ -103,6 +108,34 @@ class ResolvedLayout:
             return ops.transpose(ops.reshape(r, moved_shape), inverse)
 
         return rows, restore
+
+    def to_matrices(self, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        """The weight as a ``(matrices, rows, columns)`` tensor, and the way back.
+
+        Rows are indexed by ``axes``, columns by the axes that are neither
+        row nor batch axes, each flattened in order. Static reshapes and one
+        transpose each way.
+        """
+        rank = len(self.shape)
+        taken = self.batch_axes + self.axes
+        columns = [a for a in range(rank) if all(a != b for b in taken)]
+        perm = list(self.batch_axes) + list(self.axes) + columns
+        count = math.prod(self.shape[a] for a in columns)
+        moved_shape = tuple(self.shape[a] for a in perm)
+        matrices = ops.reshape(ops.transpose(x, perm), (-1, self.size, count))
+        inverse = [next(i for i, p in enumerate(perm) if p == a) for a in range(rank)]
+
+        def restore(m: Any) -> Any:
+            return ops.transpose(ops.reshape(m, moved_shape), inverse)
+
+        return matrices, restore
+
+    @property
+    def matrix_shape(self) -> tuple[int, int]:
+        """``(rows, columns)`` of one matrix (``Matrices`` only)."""
+        taken = self.batch_axes + self.axes
+        columns = [d for a, d in enumerate(self.shape) if all(a != b for b in taken)]
+        return self.size, math.prod(columns)
 
 
 class Layout(abc.ABC):
@@ -206,27 +239,74 @@ class Slices(Layout):
 
 @dataclasses.dataclass(frozen=True)
 class Matrices(Layout):
-    """Every 2-D slice over ``axes`` (rows, columns) is one matrix: a batch of matrices.
+    """A batch of matrices: rows indexed by ``axis``, columns by the other axes,
+    one matrix per index of ``batch_axis``.
 
     Args:
-        axes: The row and the column axis, in that order.
+        axis: The axes whose entries form one column (a group, as for
+            ``Groups``); ``None`` means every axis but the last and the batch
+            axes, so a Dense kernel ``(in, out)`` is itself and a Conv2D
+            kernel ``(kh, kw, in, out)`` is the ``(kh·kw·in) × out`` matrix;
+            ``"units"`` is resolved from the layer by ``training.attach``.
+        batch_axis: ``None`` (one matrix), an int or a tuple of ints: axes
+            indexing separate matrices (``batch_axis=0`` for a ``(heads, n,
+            n)`` weight, ``(0, 1)`` for one matrix per tap of a conv kernel).
 
     Example:
 
-        >>> resolved = Matrices().resolve((5, 3, 4), "float32", "Orthogonal")
-        >>> resolved.axes, resolved.size
-        ((1, 2), 12)
+        >>> resolved = Matrices(batch_axis=0).resolve((5, 3, 4), "float32", "Orthogonal")
+        >>> resolved.batch_axes, resolved.axes, resolved.matrix_shape
+        ((0,), (1,), (3, 4))
+        >>> Matrices().resolve((3, 3, 8, 16), "float32", "Orthogonal").matrix_shape
+        (72, 16)
     """
 
-    axes: tuple[int, int] = (-2, -1)
+    axis: AxisLike = None
+    batch_axis: AxisLike = None
 
     def group_axes(self, shape: tuple[int, ...], owner: str) -> tuple[int, ...]:
-        if len(shape) < 2:
+        return self._split(shape, owner)[1]
+
+    def resolve(self, shape: tuple[int, ...], dtype: str, owner: str) -> ResolvedLayout:
+        batch = self._split(shape, owner)[0]
+        resolved = super().resolve(shape, dtype, owner)
+        return dataclasses.replace(resolved, batch_axes=batch)
+
+    def _split(self, shape: tuple[int, ...], owner: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(batch axes, row axes)``, checked: a matrix needs both rows and columns."""
+        rank = len(shape)
+        if rank < 2:
             raise ValueError(
-                f"{owner} needs a weight of rank >= 2 (a matrix or a batch of "
-                f"matrices); got shape {shape}."
+                f"{owner} needs a matrix: a weight of rank >= 2 (or a batch of matrices); "
+                f"got shape {shape}."
             )
-        return _resolve_axes(self.axes, shape, owner, name="axes")
+        batch = (
+            ()
+            if self.batch_axis is None
+            else _resolve_axes(self.batch_axis, shape, owner, name="batch_axis")
+        )
+        if self.axis == UNITS:
+            return batch, Groups(UNITS).group_axes(shape, owner)  # raises, saying how
+        if self.axis is None:
+            rows = tuple(a for a in range(rank - 1) if all(a != b for b in batch))
+        else:
+            rows = _resolve_axes(self.axis, shape, owner)
+        shared = sorted(set(rows) & set(batch))
+        columns = [a for a in range(rank) if all(a != b for b in rows + batch)]
+        if shared or not rows or not columns:
+            problem = (
+                f"`axis` and `batch_axis` share the axes {shared}"
+                if shared
+                else "no axis is left for the rows"
+                if not rows
+                else "no axis is left for the columns"
+            )
+            raise ValueError(
+                f"{owner}: {problem} of a weight of shape {shape} (axis={self.axis!r}, "
+                f"batch_axis={self.batch_axis!r}); rows are indexed by `axis`, columns by "
+                "the axes that are neither `axis` nor `batch_axis`."
+            )
+        return batch, tuple(sorted(rows))
 
 
 def _resolve_axes(

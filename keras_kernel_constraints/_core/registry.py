@@ -20,8 +20,8 @@ register = keras.saving.register_keras_serializable(package=PACKAGE)
 
 
 def snake_case(name: str) -> str:
-    """``SumToPenalty`` -> ``sum_to_penalty``; ``NonNeg`` -> ``non_neg``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """``SumToPenalty`` -> ``sum_to_penalty``; ``NonNeg`` -> ``non_neg``; ``PSD`` -> ``psd``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def name_table(classes: Iterable[type]) -> dict[str, type]:

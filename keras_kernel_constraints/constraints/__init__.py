@@ -253,6 +253,88 @@ class Monotone(sets.Monotone, SetConstraint):
     """
 
 
+@registry.register
+class Orthogonal(sets.Orthogonal, SetConstraint):
+    """Orthonormal columns (rows, for a wide matrix): the nearest orthogonal kernel
+    after every step, by the polar factor (``sets.Orthogonal``).
+
+    A Dense kernel ``(in, out)`` gets orthonormal columns when ``in >= out``
+    (orthonormal rows otherwise); a ConvND kernel ``(*k, in, out)`` is read
+    as the ``(k·in) × out`` matrix of its flattened filters, whose columns
+    become orthonormal (the "orthogonal flattened kernel"; it makes the
+    reshaped matrix, not the convolution, orthogonal). For one matrix per
+    tap use ``batch_axis=(0, 1)``; for Conv*Transpose kernels
+    ``(*k, out, in)`` with one column per output filter use
+    ``axis="units"`` with ``training.attach``.
+
+    Args:
+        axis: Axes forming one column; ``None`` means every axis but the
+            last and the batch axes.
+        batch_axis: Axes indexing separate matrices (``None``: one matrix).
+
+    Example:
+
+        >>> layer = keras.layers.Dense(8, kernel_constraint=Orthogonal())
+        >>> per_head = Orthogonal(axis=1, batch_axis=0)  # a (heads, d, k) weight
+    """
+
+
+@registry.register
+class SpectralBall(sets.SpectralBall, SetConstraint):
+    """Spectral norm at most ``max_value``: every singular value clipped after each
+    step, the exact projection (``sets.SpectralBall``).
+
+    The feasible alternative to Keras's ``SpectralNormalization``, whose
+    kernel at inference is not normalised: here the saved kernel is in the
+    set. The matrix is read as for ``Orthogonal``; note that the spectral
+    norm of a conv kernel's flattened matrix bounds, but is not, the
+    operator norm of the convolution. Needs Keras >= 3.3.
+
+    Args:
+        max_value: The largest singular value, ``> 0``.
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(8, kernel_constraint=SpectralBall(1.0))
+    """
+
+
+@registry.register
+class Symmetric(sets.Symmetric, SetConstraint):
+    """Every (square) matrix symmetric: ``(W + Wᵀ) / 2`` (``sets.Symmetric``).
+
+    Args:
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Example:
+
+        >>> mixing = keras.layers.Dense(8, kernel_constraint=Symmetric())  # an 8 x 8 kernel
+    """
+
+
+@registry.register
+class PSD(sets.PSD, SetConstraint):
+    """Every (square) matrix symmetric with eigenvalues at least ``min_eigenvalue``,
+    optionally of trace ``trace``: the eigenvalue clip (``sets.PSD``).
+
+    Needs Keras >= 3.3.
+
+    Args:
+        min_eigenvalue: Smallest eigenvalue (0: positive semidefinite).
+        trace: ``None``, or the trace of every matrix (``trace=1.0`` with the
+            default floor: density-matrix-like weights).
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Example:
+
+        >>> layer = keras.layers.Dense(4, kernel_constraint=PSD())  # a 4 x 4 kernel
+    """
+
+
 non_neg = NonNeg
 box = Box
 sum_to = SumTo
@@ -264,6 +346,10 @@ unit_sphere = UnitSphere
 norm_band = NormBand
 linf_ball = LinfBall
 monotone = Monotone
+orthogonal = Orthogonal
+spectral_ball = SpectralBall
+symmetric = Symmetric
+psd = PSD
 
 ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     NonNeg,
@@ -277,6 +363,10 @@ ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     NormBand,
     LinfBall,
     Monotone,
+    Orthogonal,
+    SpectralBall,
+    Symmetric,
+    PSD,
 )
 """Every public constraint class, one per set of ``sets.ALL_SETS``."""
 
@@ -315,6 +405,7 @@ __getattr__ = retired_names(
 
 __all__ = [
     "ALL_CONSTRAINTS",
+    "PSD",
     "Box",
     "CappedSimplex",
     "L1Ball",
@@ -323,9 +414,12 @@ __all__ = [
     "Monotone",
     "NonNeg",
     "NormBand",
+    "Orthogonal",
     "ProjectionConstraint",
     "Simplex",
+    "SpectralBall",
     "SumTo",
+    "Symmetric",
     "UnitSphere",
     "box",
     "capped_simplex",
@@ -336,7 +430,11 @@ __all__ = [
     "monotone",
     "non_neg",
     "norm_band",
+    "orthogonal",
+    "psd",
     "simplex",
+    "spectral_ball",
     "sum_to",
+    "symmetric",
     "unit_sphere",
 ]

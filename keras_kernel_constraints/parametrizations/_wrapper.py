@@ -13,9 +13,8 @@ from keras_kernel_constraints._core import versions
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 
 MINIMUM_KERAS = (3, 4)
-"""The oldest Keras the wrapper works with: 3.4 added ``Layer.path``,
-``keras.ops.svd`` and ``clone_model(recursive=True)``, which it,
-``training.parametrize`` and ``Orthogonal.right_inverse`` use."""
+"""The oldest Keras the wrapper works with: 3.4 added ``Layer.path`` and
+``clone_model(recursive=True)``, which it and ``training.parametrize`` use."""
 
 
 def check_keras(owner: str, obj: Any, kind: str) -> None:
@@ -30,7 +29,7 @@ def check_keras(owner: str, obj: Any, kind: str) -> None:
     versions.require_keras(
         owner,
         MINIMUM_KERAS,
-        "Layer.path, keras.ops.svd, clone_model(recursive=True)",
+        "Layer.path, clone_model(recursive=True)",
         ", or use the constraints, which work from Keras 3.0.1",
     )
 

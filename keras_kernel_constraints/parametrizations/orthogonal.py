@@ -8,8 +8,9 @@ from typing import Any
 
 from keras import ops
 
-from keras_kernel_constraints._core import reductions, validation
-from keras_kernel_constraints._core.layout import AxisLike, Groups
+from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import reductions
+from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints._core.params import is_plain_int
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
@@ -47,8 +48,13 @@ class Orthogonal(Parametrization):
     the polar factor to float32 rounding for condition numbers up to about
     $10^3$ (the measured distances are in the documentation). An
     orthonormal $V$ is a fixed point, so a weight starts where
-    ``right_inverse`` puts it. ``right_inverse`` returns the exact polar
-    factor of any weight, from an SVD (once, eagerly).
+    ``right_inverse`` puts it. ``right_inverse`` is the projection onto
+    ``sets.Orthogonal`` (the polar factor to float rounding, with a defined
+    result for rank-deficient weights), so a weight of zeros starts at an
+    orthonormal matrix too. ``forward`` of a free variable whose singular
+    values are 0 (the zero matrix) or below about $10^{-4}$ of the largest
+    is not orthonormal in those directions: the weight can leave the set
+    only where the free variable has.
 
     Args:
         axis: Axes whose entries form one column; ``None`` means every axis
@@ -71,22 +77,12 @@ class Orthogonal(Parametrization):
     def __post_init__(self) -> None:
         if not is_plain_int(self.iterations) or self.iterations < 1:
             raise ValueError(f"`iterations` must be an int >= 1; got {self.iterations!r}.")
-        self._normalize(axis=validation.axis_argument(self.axis), iterations=int(self.iterations))
+        self._normalize(iterations=int(self.iterations))
+        super().__post_init__()  # the set checks `axis`
 
     @property
-    def set(self) -> None:
-        """None: the core has no set of orthonormal matrices yet (``X Xᵀ = I`` is checked)."""
-        return None
-
-    def _layout(self, shape: tuple[int, ...], dtype: str, owner: str) -> Resolved:
-        return Groups(self.axis).resolve(shape, dtype, owner)
-
-    def _check_fit(self, layout: Resolved, owner: str) -> None:
-        if len(layout.shape) < 2 or not layout.axes or len(layout.axes) == len(layout.shape):
-            raise ValueError(
-                f"{owner} needs a matrix: a weight of rank >= 2 whose `axis` leaves at least "
-                f"one axis to index the columns; got shape {layout.shape} with axis={self.axis!r}."
-            )
+    def set(self) -> sets.Set:
+        return sets.Orthogonal(axis=self.axis)
 
     def _forward(self, v: Any, layout: Resolved) -> Any:
         wide, restore = _wide(v, layout)
@@ -104,9 +100,7 @@ class Orthogonal(Parametrization):
         return restore(x)
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:
-        wide, restore = _wide(w, layout)
-        u, _, vt = ops.svd(wide, full_matrices=False)
-        return restore(ops.einsum("ij,jk->ik", u, vt))
+        return self.set._project(w, layout)
 
 
 def _gram(x: Any) -> Any:
@@ -115,8 +109,9 @@ def _gram(x: Any) -> Any:
 
 
 def _wide(x: Any, layout: Resolved) -> tuple[Any, Any]:
-    """The weight as a matrix with no more rows than columns, and the way back."""
-    rows, restore = layout.to_rows(x)  # one row per column of V
-    if rows.shape[0] <= rows.shape[1]:
-        return rows, restore
-    return ops.transpose(rows), lambda m: restore(ops.transpose(m))
+    """The weight's one matrix with no more rows than columns, and the way back."""
+    matrices, restore = layout.to_matrices(x)
+    m = matrices[0]
+    if m.shape[0] <= m.shape[1]:
+        return m, lambda y: restore(y[None])
+    return ops.transpose(m), lambda y: restore(ops.transpose(y)[None])

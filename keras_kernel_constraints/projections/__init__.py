@@ -30,8 +30,12 @@ __all__ = [
     "project_monotone",
     "project_non_negative",
     "project_norm_band",
+    "project_orthogonal",
+    "project_psd",
     "project_simplex",
+    "project_spectral_ball",
     "project_sum_to",
+    "project_symmetric",
 ]
 
 
@@ -346,3 +350,108 @@ def _is_array(value: Any) -> bool:
     checks it and names the parameter.
     """
     return len(getattr(value, "shape", ())) > 0
+
+
+def project_orthogonal(w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None) -> Any:
+    """Project every matrix onto orthonormal columns (rows, if wide): the polar
+    factor (``sets.Orthogonal``).
+
+    Args:
+        w: Floating-point tensor of rank >= 2.
+        axis: Rows of each matrix; ``None`` means every axis but the last
+            and the batch axes.
+        batch_axis: Axes indexing separate matrices.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> q = np.asarray(project_orthogonal(np.array([[3.0, 1.0], [1.0, 2.0], [0.0, 1.0]])))
+        >>> np.allclose(q.T @ q, np.eye(2))
+        True
+    """
+    the_set = sets.Orthogonal(axis=axis, batch_axis=batch_axis)
+    return the_set.project(w, owner="project_orthogonal")
+
+
+def project_spectral_ball(
+    w: Any, max_value: float = 1.0, *, axis: AxisLike = None, batch_axis: AxisLike = None
+) -> Any:
+    """Project every matrix onto ``{||W||_2 <= max_value}``: its singular values
+    clipped (``sets.SpectralBall``).
+
+    Args:
+        w: Floating-point tensor of rank >= 2.
+        max_value: Largest singular value, ``> 0``.
+        axis: Rows of each matrix, as for ``project_orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.round(np.asarray(project_spectral_ball(np.diag([4.0, 1.0]), 2.0)), 6)
+        array([[2., 0.],
+               [0., 1.]])
+    """
+    the_set = sets.SpectralBall(max_value, axis=axis, batch_axis=batch_axis)
+    return the_set.project(w, owner="project_spectral_ball")
+
+
+def project_symmetric(w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None) -> Any:
+    """Project every square matrix onto the symmetric ones: ``(W + Wᵀ) / 2``
+    (``sets.Symmetric``).
+
+    Args:
+        w: Floating-point tensor of rank >= 2.
+        axis: Rows of each matrix, as for ``project_orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(project_symmetric(np.array([[0.0, 2.0], [0.0, 0.0]])))
+        array([[0., 1.],
+               [1., 0.]])
+    """
+    the_set = sets.Symmetric(axis=axis, batch_axis=batch_axis)
+    return the_set.project(w, owner="project_symmetric")
+
+
+def project_psd(
+    w: Any,
+    min_eigenvalue: float = 0.0,
+    trace: float | None = None,
+    *,
+    axis: AxisLike = None,
+    batch_axis: AxisLike = None,
+) -> Any:
+    """Project every square matrix onto the symmetric ones with eigenvalues
+    ``>= min_eigenvalue`` (and trace ``trace``, if given) (``sets.PSD``).
+
+    Args:
+        w: Floating-point tensor of rank >= 2.
+        min_eigenvalue: Smallest eigenvalue (finite).
+        trace: ``None`` or the trace of every matrix.
+        axis: Rows of each matrix, as for ``project_orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.round(np.asarray(project_psd(np.array([[2.0, 0.0], [0.0, -1.0]]), 0.5)), 6)
+        array([[2. , 0. ],
+               [0. , 0.5]])
+    """
+    the_set = sets.PSD(min_eigenvalue, trace, axis=axis, batch_axis=batch_axis)
+    return the_set.project(w, owner="project_psd")

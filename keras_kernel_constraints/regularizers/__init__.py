@@ -32,6 +32,12 @@ from keras_kernel_constraints.regularizers._affine import (
 )
 from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty, SetPenalty
 from keras_kernel_constraints.regularizers._companions import companion
+from keras_kernel_constraints.regularizers._matrices import (
+    OrthogonalPenalty,
+    SpectralBallPenalty,
+    orthogonal_penalty,
+    spectral_ball_penalty,
+)
 from keras_kernel_constraints.regularizers._monotone import (
     FirstDifferencePenalty,
     MonotonePenalty,
@@ -59,6 +65,8 @@ ALL_REGULARIZERS: tuple[type[Any], ...] = (
     L2BallPenalty,
     NormBandPenalty,
     MonotonePenalty,
+    OrthogonalPenalty,
+    SpectralBallPenalty,
     FirstDifferencePenalty,
     SecondDifferencePenalty,
     DistancePenalty,
@@ -107,9 +115,11 @@ __all__ = [
     "MonotonePenalty",
     "NonNegPenalty",
     "NormBandPenalty",
+    "OrthogonalPenalty",
     "Penalty",
     "SecondDifferencePenalty",
     "SimplexPenalty",
+    "SpectralBallPenalty",
     "SumToPenalty",
     "box_penalty",
     "companion",
@@ -120,7 +130,9 @@ __all__ = [
     "monotone_penalty",
     "non_neg_penalty",
     "norm_band_penalty",
+    "orthogonal_penalty",
     "second_difference_penalty",
     "simplex_penalty",
+    "spectral_ball_penalty",
     "sum_to_penalty",
 ]

@@ -164,7 +164,10 @@ class DistancePenalty(Penalty):
         shape = tuple(x.shape)
         if isinstance(self.constraint, sets.Set):
             dtype = keras.backend.standardize_dtype(x.dtype)
-            axes = self.constraint.resolve(shape, dtype, type(self.constraint).__name__).axes
+            resolved = self.constraint.resolve(shape, dtype, type(self.constraint).__name__)
+            axes = resolved.axes
+            if isinstance(self.constraint.layout, sets.Matrices):  # a group is a whole matrix
+                axes = tuple(a for a in range(len(shape)) if a not in resolved.batch_axes)
         else:
             axes = tuple(range(len(shape)))
         diff = x - ops.stop_gradient(ops.cast(self.constraint(x), x.dtype))

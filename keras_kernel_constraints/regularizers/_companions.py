@@ -8,6 +8,7 @@ from typing import Any
 from keras_kernel_constraints import sets
 from keras_kernel_constraints.regularizers._affine import BoxPenalty, NonNegPenalty, SumToPenalty
 from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty
+from keras_kernel_constraints.regularizers._matrices import OrthogonalPenalty, SpectralBallPenalty
 from keras_kernel_constraints.regularizers._monotone import MonotonePenalty
 from keras_kernel_constraints.regularizers._norms import L2BallPenalty, NormBandPenalty
 from keras_kernel_constraints.regularizers._simplex import SimplexPenalty
@@ -32,6 +33,16 @@ COMPANIONS: dict[type[sets.Set], tuple[Callable[..., Penalty], int]] = {
     sets.Sphere: (lambda s, **kw: NormBandPenalty(s.radius, s.radius, axis=s.axis, **kw), 2),
     sets.NormBand: (lambda s, **kw: NormBandPenalty(s.min_norm, s.max_norm, axis=s.axis, **kw), 2),
     sets.Monotone: (_monotone, 2),
+    sets.Orthogonal: (
+        lambda s, **kw: OrthogonalPenalty(axis=s.axis, batch_axis=s.batch_axis, **kw),
+        2,
+    ),
+    sets.SpectralBall: (
+        lambda s, **kw: SpectralBallPenalty(
+            s.max_value, axis=s.axis, batch_axis=s.batch_axis, **kw
+        ),
+        2,
+    ),
 }
 
 

@@ -21,6 +21,12 @@ from keras_kernel_constraints._core.layout import (
 )
 from keras_kernel_constraints.sets._base import Set
 from keras_kernel_constraints.sets.affine import Box, NonNegative, SumTo
+from keras_kernel_constraints.sets.matrices import (
+    PSD,
+    Orthogonal,
+    SpectralBall,
+    Symmetric,
+)
 from keras_kernel_constraints.sets.monotone import Monotone
 from keras_kernel_constraints.sets.norms import L2Ball, LinfBall, NormBand, Sphere
 from keras_kernel_constraints.sets.simplex import CappedSimplex, L1Ball, Simplex
@@ -37,12 +43,17 @@ ALL_SETS: tuple[type[Set], ...] = (
     NormBand,
     LinfBall,
     Monotone,
+    Orthogonal,
+    SpectralBall,
+    Symmetric,
+    PSD,
 )
 """Every set of the package: the registry that the generic tests, the
 constraints' guard and the docs iterate over."""
 
 __all__ = [
     "ALL_SETS",
+    "PSD",
     "Box",
     "CappedSimplex",
     "Elementwise",
@@ -55,10 +66,13 @@ __all__ = [
     "Monotone",
     "NonNegative",
     "NormBand",
+    "Orthogonal",
     "ResolvedLayout",
     "Set",
     "Simplex",
     "Slices",
+    "SpectralBall",
     "Sphere",
     "SumTo",
+    "Symmetric",
 ]

@@ -221,8 +221,6 @@ def test_right_inverse_of_an_outside_weight_is_its_projection_moved_in_by_the_ma
     open image by at most the documented margin (MARGIN times the weight's scale per
     entry; a monotone slice adds it up to n times)."""
     s = case.parametrization.set
-    if s is None:  # Orthogonal: the polar factor, checked against scipy below
-        pytest.skip("no core set: the polar factor is checked against scipy.linalg.polar")
     w = tensor(rng.standard_normal(case.shape) * 3, "float64")
     back = to_numpy(case.parametrization.forward(case.parametrization.right_inverse(w)))
     projected = to_numpy(s.project(w))

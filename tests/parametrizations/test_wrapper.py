@@ -106,20 +106,8 @@ def violations(model):
             continue
         for name in layer.parametrized_weights:
             w = layer.effective_weight(name)
-            resolved = layer._maps[name]
-            if resolved.set is None:  # Orthogonal: X Xᵀ = I on the wide side
-                m = to_numpy(w).reshape(-1, w.shape[-1]) if resolved.axis is None else None
-                if m is None:
-                    axes = resolved.resolve(tuple(w.shape), "float32").axes
-                    others = [a for a in range(len(w.shape)) if a not in axes]
-                    m = np.transpose(to_numpy(w), axes + tuple(others)).reshape(
-                        int(np.prod([w.shape[a] for a in axes])), -1
-                    )
-                gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
-                found[layer.name] = float(np.max(np.abs(gram - np.eye(len(gram)))))
-            else:
-                projected = to_numpy(resolved.set.project(w))
-                found[layer.name] = float(np.max(np.abs(projected - to_numpy(w))))
+            projected = to_numpy(layer._maps[name].set.project(w))
+            found[layer.name] = float(np.max(np.abs(projected - to_numpy(w))))
     return found
 
 

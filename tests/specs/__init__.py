@@ -18,7 +18,13 @@ its class name only, so no library code is trusted):
   projections (the target of a sum must survive any scale);
 * ``convex``, ``sums`` (rounding scales with the sum of magnitudes),
   ``xla_eps`` (compiled against eager), and the names of the projection
-  function and of the penalty that take the set's own parameters.
+  function and of the penalty that take the set's own parameters;
+* ``shapes``: the weight shapes the example-based suites use (matrix sets
+  need square or rank-2 ones), ``cases``: for sets whose parameters depend
+  on the shape (matrices), a strategy of ``(shape, params)`` for the
+  property tests, and ``minimum_keras``: the oldest Keras the set runs on
+  (older ones skip it; ``tests/constraints/test_matrices.py`` checks the
+  refusal).
 
 Generic suites parametrize over ``SPECS``; ``tests/test_specs.py`` fails when
 a set of the package has no spec.
@@ -40,7 +46,7 @@ Params = dict[str, Any]
 @dataclasses.dataclass(frozen=True)
 class Spec:
     name: str
-    layout: str  # "elementwise", "groups" or "slices"
+    layout: str  # "elementwise", "groups", "slices" or "matrices"
     params: Callable[[tuple[int, ...], Any], Any]  # (shape, axis) -> strategy of Params
     examples: tuple[Params, ...]
     violation: Callable[[Params, np.ndarray], float]
@@ -55,6 +61,26 @@ class Spec:
     penalty: str | None = None  # a penalty taking the set's own parameters, if any
     # (params, input, dtype, expected): inputs at the edge of the dtype's range
     extremes: tuple[tuple[Params, list, str, list], ...] = ()
+    shapes: tuple[tuple[int, ...], ...] = ((3, 3, 2, 4), (6, 5))
+    cases: Any = None  # a strategy of (shape, params), or None: shape_and_axis + params
+    minimum_keras: tuple[int, int] = (3, 0)
+
+    @property
+    def usable(self) -> bool:
+        """Whether this Keras runs the set (else the generic suites leave it out)."""
+        from tests.helpers import keras_at_least
+
+        return keras_at_least(*self.minimum_keras)
+
+    def group(self, params: Params, ndim: int) -> tuple[int, ...]:
+        """The axes of one group: ``()`` elementwise, a whole matrix for matrix sets."""
+        if self.layout == "elementwise":
+            return ()
+        if self.layout == "matrices":
+            from tests.specs.matrices import matrix_group
+
+            return matrix_group(params, ndim)
+        return group_axes(params.get("axis"), ndim)
 
 
 def group_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -121,8 +147,14 @@ def touches_boundary(obj: Any, w: Any, dtype: str = "float32") -> bool:
     return spec.touches_boundary(params, np.asarray(w, np.float64), dtype)
 
 
-from tests.specs import affine, monotone, norms, simplex
+from tests.specs import affine, matrices, monotone, norms, simplex
 
-SPECS: dict[str, Spec] = {
-    spec.name: spec for module in (affine, simplex, norms, monotone) for spec in module.SPECS
+ALL_SPECS: dict[str, Spec] = {
+    spec.name: spec
+    for module in (affine, simplex, norms, monotone, matrices)
+    for spec in module.SPECS
 }
+"""Every set's spec."""
+
+SPECS: dict[str, Spec] = {name: spec for name, spec in ALL_SPECS.items() if spec.usable}
+"""The specs of the sets this Keras runs: what the generic suites iterate."""

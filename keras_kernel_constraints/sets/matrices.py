@@ -1,0 +1,512 @@
+"""Matrix sets: orthonormal columns, the spectral-norm ball, symmetric and
+positive semidefinite matrices.
+
+Every set here reads a weight as a batch of matrices (``layout.Matrices``):
+rows indexed by ``axis`` (by default every axis but the last, so a Dense
+kernel ``(in, out)`` is itself and a Conv2D kernel ``(kh, kw, in, out)`` is
+the ``(kh·kw·in) × out`` matrix of its flattened filters), columns by the
+other axes, one matrix per index of ``batch_axis``. Everything that runs in
+a training step is matrix products or ``eigh`` of the small Gram matrix:
+no SVD, whose XLA lowering on TensorFlow's CPU backend takes seconds
+at 256 × 256, and no loop whose length depends on values. Half precision is
+computed in float32; every matrix is scaled by its largest entry first, so
+Gram matrices neither overflow nor underflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import KW_ONLY
+from typing import Any
+
+import numpy as np
+from keras import ops
+
+from keras_kernel_constraints._core import reductions, validation, versions
+from keras_kernel_constraints._core.dtypes import EPSILON
+from keras_kernel_constraints._core.layout import AxisLike, Layout, Matrices
+from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
+from keras_kernel_constraints.sets._base import Set
+from keras_kernel_constraints.sets.simplex import _simplex_rows
+
+EIGH_KERAS = (3, 3)
+"""``keras.ops.eigh`` arrived in Keras 3.3: SpectralBall and PSD need it."""
+
+
+class _MatrixSet(Set):
+    """A set of matrices; ``axis`` and ``batch_axis`` place them in the weight."""
+
+    axis: AxisLike
+    batch_axis: AxisLike
+
+    @property
+    def layout(self) -> Layout:
+        return Matrices(self.axis, self.batch_axis)
+
+    def _check_layout(self) -> dict[str, Any]:
+        batch = validation.axis_argument(self.batch_axis, "batch_axis")
+        if batch == validation.UNITS:
+            raise ValueError(
+                "`batch_axis` must be None, an int or a sequence of ints; got 'units'."
+            )
+        return {"axis": validation.axis_argument(self.axis), "batch_axis": batch}
+
+    def _matrices(self, x: Any, layout: Resolved) -> tuple[Any, Any]:
+        """``x`` as ``(matrices, rows, columns)``, and the way back."""
+        return layout.to_matrices(x)
+
+
+def _poisoned(m: Any, out: Any) -> Any:
+    """``out``, with every matrix that holds a NaN in ``m`` all NaN: no
+    feasible-looking numbers from a matrix that had none."""
+    bad = ops.any(ops.isnan(m), axis=(1, 2), keepdims=True)
+    return ops.where(bad, ops.full_like(out, float("nan")), out)
+
+
+class _SquareSet(_MatrixSet):
+    """A set of square matrices."""
+
+    def _check_fit(self, layout: Resolved, owner: str) -> None:
+        rows, columns = layout.matrix_shape
+        if rows != columns:
+            raise ValueError(
+                f"{owner} needs square matrices; a weight of shape {layout.shape} with "
+                f"axis={self.axis!r}, batch_axis={self.batch_axis!r} gives {rows} x {columns} "
+                "matrices (rows: `axis`; columns: the other axes but `batch_axis`)."
+            )
+
+
+# --- Orthogonal ---------------------------------------------------------------
+
+# The polar factor by scaled Newton-Schulz steps X <- X (3/2 a I - 1/2 a^3 X^T X):
+# each step maps singular values x to p(x) = 3/2 a x - 1/2 a^3 x^3 and keeps
+# the polar factor. For singular values in [l, 1], Chen and Chow's scaling
+# a = sqrt(3 / (1 + l + l^2)) (2014) maps them into [l', 1] fastest, but for
+# small l it sends the largest ones close to 0, where 3/2 a - 1/2 a^3 cancels
+# and rounding turns the polar factor (measured: 6e-5 in float32, against
+# 8e-7 with the cap). So a is capped where p(a) = 1/2: small values still
+# grow 2.3 times per step, and nothing falls below half. The schedule starts
+# from the smallest singular value the dtype resolves (RESOLVED, relative to
+# the largest; the Gram bound used for scaling may overestimate the largest
+# by sqrt(columns)), so it is a fixed list of numbers: no eigenvalues, no
+# loop on values.
+RESOLVED = {"float32": 1e-4, "float64": 1e-8}
+_CAP = 1.5320888862379562  # the root of 3/2 a - 1/2 a^3 = 1/2 in (1, sqrt 3): 2 cos(2 pi / 9)
+
+
+@functools.cache
+def polar_schedule(dtype: str, columns: int) -> tuple[float, ...]:
+    """The scaled Newton-Schulz coefficients ``a_k`` for ``columns`` columns in ``dtype``."""
+    eps = EPSILON[dtype]
+    low = RESOLVED[dtype] / math.sqrt(max(columns, 1))
+    schedule = []
+    while low < 1.0 - eps:
+        a = min(math.sqrt(3.0 / (1.0 + low + low * low)), _CAP)
+        schedule.append(a)
+        low = min(1.0, 1.5 * a * low - 0.5 * a**3 * low**3, 1.5 * a - 0.5 * a**3)
+    return (*schedule, 1.0)  # one plain step more, for the last rounding
+
+
+@functools.cache
+def completion_basis(rows: int, columns: int) -> np.ndarray:
+    """``rows x columns`` orthonormal columns: the first DCT-II basis vectors.
+
+    Dense and fixed, so no axis-aligned weight (a zero column, an identity
+    block) lines up with it: rank-deficient matrices are completed along it.
+    """
+    i = np.arange(rows)[:, None] + 0.5
+    j = np.arange(columns)[None, :]
+    basis = np.cos(np.pi * i * j / rows) * np.sqrt(2.0 / rows)
+    basis[:, 0] = np.sqrt(1.0 / rows)
+    return basis
+
+
+def _gram(x: Any) -> Any:
+    """``xᵀ x`` per matrix (einsum keeps float64 on PyTorch, where Keras's matmul does not)."""
+    return ops.einsum("bij,bik->bjk", x, x)
+
+
+def _times(x: Any, m: Any) -> Any:
+    """``x m`` per matrix."""
+    return ops.einsum("bij,bjk->bik", x, m)
+
+
+def _scaled(m: Any) -> tuple[Any, Any]:
+    """``m / max|m|`` per matrix (infinite entries read as the largest float), and the scale.
+
+    A matrix holding a NaN becomes zeros here (TensorFlow's ``eigh`` raises
+    on NaN); the callers make its result NaN again (``_poisoned``).
+    """
+    m = reductions.largest_for_infinite(m)
+    m = ops.where(ops.any(ops.isnan(m), axis=(1, 2), keepdims=True), ops.zeros_like(m), m)
+    scale = ops.max(ops.abs(m), axis=(1, 2), keepdims=True)
+    safe = ops.where(scale > 0, scale, ops.ones_like(scale))
+    return m / safe, safe
+
+
+def _newton_schulz(x: Any, dtype: str) -> Any:
+    """The polar factor of every tall matrix of ``x`` (largest entry at most 1)."""
+    columns = x.shape[-1]
+    gram = _gram(x)
+    # sqrt of the Gram's infinity norm bounds the largest singular value.
+    bound = ops.sqrt(ops.max(ops.sum(ops.abs(gram), axis=-1), axis=-1))[:, None, None]
+    tiny = ops.convert_to_tensor(2.0**-60, dtype=x.dtype)
+    x = x / reductions.maximum(bound, tiny)
+    identity = ops.eye(columns, dtype=x.dtype)
+    for a in polar_schedule(dtype, columns):
+        x = _times(x, (1.5 * a) * identity - (0.5 * a**3) * _gram(x))
+    return x
+
+
+def _orthonormalize(m: Any, dtype: str) -> Any:
+    """The nearest matrix with orthonormal columns to every tall matrix of ``m``."""
+    x, _ = _scaled(m)
+    q = _newton_schulz(x, dtype)
+    columns = q.shape[-1]
+    identity = ops.eye(columns, dtype=q.dtype)
+    gap = identity - _gram(q)
+    # Singular values below the dtype's resolution (rank-deficient input)
+    # are 0, or part-way to 1, after the steps; their columns are completed
+    # along a fixed orthonormal basis, projected off q's range, and the
+    # whole matrix orthonormalized again. Only matrices that need it take
+    # the result, so a full-rank matrix is unaffected by its neighbours.
+    worst = ops.max(ops.abs(ops.where(ops.isnan(gap), ops.zeros_like(gap), gap)), axis=(1, 2))
+    deficient = worst > math.sqrt(EPSILON[dtype])
+
+    def complete() -> Any:
+        basis = ops.convert_to_tensor(completion_basis(q.shape[1], columns), dtype=q.dtype)
+        missing = _times(gap, gap)  # the directions q lacks; rounding noise squared away
+        candidates = ops.einsum("ij,bjk->bik", basis, missing)
+        candidates = candidates - _times(q, ops.einsum("bij,bik->bjk", q, candidates))
+        return ops.where(deficient[:, None, None], _newton_schulz(q + candidates, dtype), q)
+
+    return ops.cond(ops.any(deficient), complete, lambda: q)
+
+
+def _tall(m: Any) -> tuple[Any, bool]:
+    """``m`` with no fewer rows than columns (transposed if wide), and whether it was."""
+    wide = m.shape[1] < m.shape[2]
+    return (ops.transpose(m, (0, 2, 1)) if wide else m), wide
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Orthogonal(_MatrixSet):
+    r"""Orthonormal columns (or rows, for a wide matrix): the Stiefel manifold.
+
+    $$
+    C = \{W : W^\top W = I\} \ (\text{rows} \ge \text{columns}), \qquad
+    P(W) = U V^\top \quad (W = U \Sigma V^\top)
+    $$
+
+    The projection is the polar factor of each matrix, the nearest matrix
+    with orthonormal columns (Higham, *Functions of Matrices*, 2008, §8.1;
+    a wide matrix gets orthonormal rows). Computed by scaled Newton–Schulz
+    steps $X \leftarrow X(\tfrac32 a_k I - \tfrac12 a_k^3 X^\top X)$ with
+    Chen and Chow's coefficients for singular values down to $10^{-4}$
+    (float32; $10^{-8}$ in float64) of the largest: 16–18 steps in float32,
+    27–28 in float64, matrix products only. Measured against
+    ``scipy.linalg.polar``: within 1e-6 up to condition number $10^3$ and
+    1e-5 up to $10^4$ in float32, 1e-11 in float64 (the documentation has
+    the table). A matrix already orthonormal to rounding ($\|W^\top W -
+    I\|_\infty \le 4 n\,\epsilon$) is returned bit for bit.
+
+    Not convex. A rank-deficient matrix has no unique nearest point: its
+    singular directions below that resolution are completed along the
+    leading DCT-II basis vectors (projected off the rest), so the result is
+    still orthonormal and a nearest point when the deficient directions
+    have no preferred completion; the zero matrix maps to the DCT-II basis.
+    Infinite entries are read as the largest float.
+
+    Args:
+        axis: The axes forming one column (rows of the matrix); ``None``
+            means every axis but the last and the batch axes (one column per
+            output unit of Dense and ConvND kernels; for Conv*Transpose
+            kernels ``(*k, out, in)`` use ``axis="units"`` with
+            ``training.attach``, or write the axes, for one column per output
+            filter).
+        batch_axis: Axes indexing separate matrices (``None``: one matrix).
+
+    Example:
+
+        >>> import numpy as np
+        >>> q = np.asarray(Orthogonal().project(np.array([[2.0, 1.0], [0.0, 0.5], [1.0, 0.0]])))
+        >>> np.allclose(q.T @ q, np.eye(2))
+        True
+    """
+
+    _: KW_ONLY
+    axis: AxisLike = None
+    batch_axis: AxisLike = None
+
+    def __post_init__(self) -> None:
+        self._normalize(**self._check_layout())
+
+    @property
+    def convex(self) -> bool:
+        return False
+
+    @property
+    def bounded(self) -> bool:
+        return True
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        m, restore = self._matrices(x, layout)
+        tall, wide = _tall(m)
+        q = _orthonormalize(tall, layout.compute_dtype)
+        # Already on the set, as far as the dtype can tell: returned as it is.
+        columns = tall.shape[-1]
+        slack = 4 * columns * EPSILON[layout.dtype]
+        gap = ops.abs(_gram(tall) - ops.eye(columns, dtype=tall.dtype))
+        inside = ops.max(gap, axis=(1, 2)) <= slack
+        q = _poisoned(tall, ops.where(inside[:, None, None], tall, q))
+        return restore(ops.transpose(q, (0, 2, 1)) if wide else q)
+
+
+# --- spectral-norm ball -------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spectrum:
+    """Singular values and vectors of every matrix, from ``eigh`` of its small Gram matrix.
+
+    ``scaled`` is ``m / scale`` (``scale``: its largest entry); ``vectors``
+    are right singular vectors (tall) or left ones (``wide``).
+    """
+
+    scaled: Any
+    scale: Any
+    sigma: Any
+    vectors: Any
+    wide: bool
+
+    @classmethod
+    def of(cls, m: Any) -> _Spectrum:
+        scaled, scale = _scaled(m)
+        tall, wide = _tall(scaled)
+        values, vectors = ops.eigh(_gram(tall))
+        sigma = ops.sqrt(ops.relu(values)) * scale[:, :, 0]
+        return cls(scaled, scale, sigma, vectors, wide)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SpectralBall(_MatrixSet):
+    r"""Every matrix's spectral norm (largest singular value) at most $c$.
+
+    $$
+    C = \{W : \|W\|_2 \le c\}, \qquad
+    P(W) = U \min(\Sigma, c) V^\top
+    $$
+
+    The exact projection (for the Frobenius distance; Lewis, 1995): clip
+    the singular values at $c$, leave the singular vectors. Computed from
+    ``eigh`` of the small Gram matrix ($W^\top W = V \Lambda V^\top$):
+    $P(W) = W - W V \operatorname{diag}(1 - \min(1, c/\sigma_i)) V^\top$,
+    which changes only the directions above $c$. A matrix whose norm is
+    within $2\epsilon$ of the ball (relative) is returned bit for bit.
+    Unlike dividing by $\sigma_{\max}$ (Keras's ``SpectralNormalization``,
+    power iteration), it leaves the smaller singular values alone. Needs
+    Keras >= 3.3 (``keras.ops.eigh``).
+
+    Args:
+        max_value: The largest allowed singular value $c > 0$.
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices (``None``: one matrix).
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.round(np.asarray(SpectralBall(1.0).project(np.diag([3.0, 0.5]))), 6)
+        array([[1. , 0. ],
+               [0. , 0.5]])
+    """
+
+    max_value: float = 1.0
+    _: KW_ONLY
+    axis: AxisLike = None
+    batch_axis: AxisLike = None
+
+    def __post_init__(self) -> None:
+        self._normalize(
+            max_value=validation.positive_number(self.max_value, "max_value"),
+            **self._check_layout(),
+        )
+
+    @property
+    def bounded(self) -> bool:
+        return True
+
+    def _check_fit(self, layout: Resolved, owner: str) -> None:
+        versions.require_keras(owner, EIGH_KERAS, "keras.ops.eigh", "")
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        m, restore = self._matrices(x, layout)
+        spectrum = _Spectrum.of(m)
+        sigma, vectors, y = spectrum.sigma, spectrum.vectors, spectrum.scaled
+        c = layout.bound(self.max_value)
+        safe = ops.where(sigma > c, sigma, ops.ones_like(sigma))
+        shrink = ops.where(sigma > c, 1.0 - c / safe, ops.zeros_like(sigma))
+        # The part of W above c, removed: W V diag(shrink) Vᵀ (or its left form).
+        reduce = ops.einsum("bjk,bk,blk->bjl", vectors, shrink, vectors)
+        if spectrum.wide:
+            clipped = y - ops.einsum("bjl,blk->bjk", reduce, y)
+        else:
+            clipped = y - _times(y, reduce)
+        inside = ops.max(sigma, axis=-1) <= c * (1.0 + 2.0 * EPSILON[layout.dtype])
+        clipped = ops.where(inside[:, None, None], m, clipped * spectrum.scale)
+        return restore(_poisoned(m, clipped))
+
+    def _distance(self, x: Any, layout: Resolved) -> Any:
+        m, _ = self._matrices(x, layout)
+        excess = ops.relu(_Spectrum.of(m).sigma - layout.bound(self.max_value))
+        return ops.sqrt(ops.sum(ops.square(excess), axis=-1))
+
+
+# --- symmetric and positive semidefinite ---------------------------------------
+
+
+def _symmetric_part(m: Any) -> Any:
+    return 0.5 * (m + ops.transpose(m, (0, 2, 1)))
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Symmetric(_SquareSet):
+    r"""Every matrix symmetric.
+
+    $$
+    C = \{W : W = W^\top\}, \qquad P(W) = \tfrac12 (W + W^\top)
+    $$
+
+    A linear subspace: exact in every dtype, distance
+    $\|W - W^\top\|_F / \sqrt 2$ per matrix. Square matrices only.
+
+    Args:
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices (``None``: one matrix).
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(Symmetric().project(np.array([[1.0, 2.0], [0.0, 1.0]])))
+        array([[1., 1.],
+               [1., 1.]])
+    """
+
+    _: KW_ONLY
+    axis: AxisLike = None
+    batch_axis: AxisLike = None
+
+    def __post_init__(self) -> None:
+        self._normalize(**self._check_layout())
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        m, restore = self._matrices(x, layout)
+        return restore(_poisoned(m, _symmetric_part(m)))
+
+    def _distance(self, x: Any, layout: Resolved) -> Any:
+        m, _ = self._matrices(x, layout)
+        skew = 0.5 * (m - ops.transpose(m, (0, 2, 1)))
+        return ops.sqrt(ops.sum(ops.square(skew), axis=(1, 2)))
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class PSD(_SquareSet):
+    r"""Every matrix symmetric with eigenvalues at least $a$ (positive
+    semidefinite for $a = 0$), and optionally of trace $t$.
+
+    $$
+    C = \{W = W^\top : \lambda_{\min}(W) \ge a,\ [\operatorname{tr} W = t]\},
+    \qquad P(W) = Q \max(\Lambda, a)\, Q^\top
+    $$
+
+    with $Q \Lambda Q^\top$ the eigendecomposition of the symmetric part
+    $\tfrac12(W + W^\top)$ (Higham, 1988). With ``trace``, the eigenvalues
+    are projected onto $\{\lambda \ge a, \sum \lambda = t\}$ instead (the
+    spectrahedron for $a = 0$, $t = 1$). Exact and convex; computed as the
+    symmetric part plus a correction in the changed eigendirections only. A
+    symmetric matrix already in the set (eigenvalues within $4 n \epsilon
+    \|W\|$ of the bounds) is returned bit for bit. Needs Keras >= 3.3
+    (``keras.ops.eigh``).
+
+    Args:
+        min_eigenvalue: The smallest allowed eigenvalue $a$ (finite; 0 for
+            positive semidefinite, $a > 0$ for positive definite).
+        trace: ``None``, or the trace $t$ of every matrix; an $n \times n$
+            matrix then needs $t \ge n a$.
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices (``None``: one matrix).
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.round(np.asarray(PSD().project(np.array([[1.0, 0.0], [0.0, -2.0]]))), 6)
+        array([[1., 0.],
+               [0., 0.]])
+    """
+
+    min_eigenvalue: float = 0.0
+    trace: float | None = None
+    _: KW_ONLY
+    axis: AxisLike = None
+    batch_axis: AxisLike = None
+
+    def __post_init__(self) -> None:
+        trace = validation.optional_number(self.trace, "trace")
+        self._normalize(
+            min_eigenvalue=validation.finite_number(self.min_eigenvalue, "min_eigenvalue"),
+            trace=trace,
+            **self._check_layout(),
+        )
+
+    @property
+    def bounded(self) -> bool:
+        return self.trace is not None
+
+    def _check_fit(self, layout: Resolved, owner: str) -> None:
+        super()._check_fit(layout, owner)
+        n = layout.matrix_shape[0]
+        if self.trace is not None and self.trace < n * self.min_eigenvalue:
+            raise ValueError(
+                f"{owner}: no {n} x {n} matrix has eigenvalues >= {self.min_eigenvalue} and "
+                f"trace {self.trace}; `trace` must be >= n * min_eigenvalue = "
+                f"{n * self.min_eigenvalue}."
+            )
+        versions.require_keras(owner, EIGH_KERAS, "keras.ops.eigh", "")
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        m, restore = self._matrices(x, layout)
+        y, scale = _scaled(_symmetric_part(m))
+        values, vectors = ops.eigh(y)
+        low = layout.bound(self.min_eigenvalue) / scale[:, :, 0]
+        n = values.shape[-1]
+        if self.trace is None:
+            target = reductions.maximum(values, low)
+        else:
+            spare = (layout.bound(self.trace) - n * layout.bound(self.min_eigenvalue)) / scale[
+                :, :, 0
+            ]
+            target = low + _simplex_rows_to(values - low, spare)
+        change = ops.einsum("bjk,bk,blk->bjl", vectors, target - values, vectors)
+        # Symmetrized once more: the product above is symmetric only to rounding.
+        projected = _symmetric_part(y + change) * scale
+        # Symmetric and inside, as far as the dtype can tell: returned as it is.
+        slack = 4 * n * EPSILON[layout.dtype]
+        symmetric = ops.all(m == ops.transpose(m, (0, 2, 1)), axis=(1, 2))
+        inside = ops.logical_and(symmetric, ops.min(values - low, axis=-1) >= -slack)
+        if self.trace is not None:
+            total = ops.sum(values, axis=-1)
+            goal = layout.bound(self.trace) / scale[:, 0, 0]
+            inside = ops.logical_and(inside, ops.abs(total - goal) <= slack * n)
+        return restore(_poisoned(m, ops.where(inside[:, None, None], m, projected)))
+
+
+def _simplex_rows_to(rows: Any, totals: Any) -> Any:
+    """Every row of ``rows`` projected onto the simplex of its own sum ``totals`` (>= 0).
+
+    Scales each row by its target so that one simplex of sum 1 serves all:
+    ``t * P(rows / t)``, exact for the threshold's support.
+    """
+    safe = ops.where(totals > 0, totals, ops.ones_like(totals))
+    projected = _simplex_rows(rows / safe, 1.0) * safe
+    return ops.where(totals > 0, projected, ops.zeros_like(rows))

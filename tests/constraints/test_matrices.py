@@ -1,0 +1,346 @@
+"""Matrix sets against independent references: scipy's polar factor, NumPy's SVD and
+eigendecomposition, a convex solver (cvxpy), and the defining optimality conditions.
+
+Tolerances (float32 unless said): Orthogonal within 1e-5 of ``scipy.linalg.polar``
+up to condition number 1e3 (1e-10 in float64), orthonormal to 1e-5; SpectralBall and
+PSD (float64) feasible and at least as near to the weight as a convex solver's point
+(the solver itself is accurate to about 1e-6–5e-5 on these semidefinite programs).
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+from keras import layers as L
+
+from keras_kernel_constraints import constraints, regularizers, sets
+from keras_kernel_constraints.sets.matrices import completion_basis, polar_schedule
+from tests.helpers import as_f64, keras_at_least, needs_float64, tensor, to_numpy
+
+needs_eigh = pytest.mark.skipif(
+    not keras_at_least(3, 3),
+    reason=f"keras.ops.eigh needs Keras >= 3.3; this is {keras.__version__}",
+)
+
+
+def conditioned(rng, rows, columns, condition):
+    """A random ``rows x columns`` matrix with singular values log-spaced down to 1/condition."""
+    u, _ = np.linalg.qr(rng.normal(size=(rows, columns)))
+    v, _ = np.linalg.qr(rng.normal(size=(columns, columns)))
+    return (u * np.logspace(0, -np.log10(condition), columns)) @ v.T
+
+
+SHAPES = [(8, 8), (32, 32), (64, 64), (16, 4), (100, 20), (576, 64), (128, 128)]
+
+
+def random_cases(rng, count=210):
+    for i in range(count):
+        rows, columns = SHAPES[i % len(SHAPES)]
+        condition = 10 ** rng.uniform(0, 3)
+        yield conditioned(rng, rows, columns, condition) * rng.uniform(0.1, 10), condition
+
+
+# --- Orthogonal ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, tolerance",
+    [("float32", 1e-5), pytest.param("float64", 1e-10, marks=needs_float64)],
+)
+def test_orthogonal_is_the_polar_factor_up_to_condition_1e3(dtype, tolerance, rng):
+    worst = 0.0
+    for w, _ in random_cases(rng):
+        w = w.astype(dtype)
+        q = as_f64(sets.Orthogonal().project(tensor(w, dtype)))
+        reference = scipy.linalg.polar(w.astype(np.float64))[0]
+        worst = max(worst, float(np.abs(q - reference).max()))
+        np.testing.assert_allclose(q.T @ q, np.eye(w.shape[1]), atol=max(tolerance, 1e-12))
+    assert worst <= tolerance, worst
+
+
+def test_wide_matrices_get_orthonormal_rows_and_are_the_polar_factor(rng):
+    w = conditioned(rng, 40, 12, 50.0).T.astype("float32")  # 12 x 40
+    q = as_f64(sets.Orthogonal().project(w))
+    np.testing.assert_allclose(q @ q.T, np.eye(12), atol=1e-5)
+    np.testing.assert_allclose(q, scipy.linalg.polar(w.astype(np.float64))[0], atol=1e-5)
+
+
+def test_no_orthogonal_matrix_is_nearer_than_the_projection(rng):
+    """1,000 Haar-random orthogonal matrices, none closer to W than P(W)."""
+    from scipy.stats import ortho_group
+
+    w = rng.normal(size=(6, 6))
+    q = as_f64(sets.Orthogonal().project(tensor(w, "float32")))
+    best = np.linalg.norm(q - w)
+    samples = ortho_group.rvs(6, size=1000, random_state=rng)
+    distances = np.linalg.norm(samples - w, axis=(1, 2))
+    assert distances.min() >= best - 1e-6
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.zeros((5, 3)),
+        lambda rng: np.c_[rng.normal(size=(5, 2)), np.zeros(5)],  # a zero column
+        lambda rng: np.outer(rng.normal(size=6), rng.normal(size=4)),  # rank 1
+        lambda rng: np.diag([2.0, 1.0, 0.0, 0.0]),  # square, rank 2
+    ],
+    ids=["zeros", "zero column", "rank one", "square rank two"],
+)
+def test_rank_deficient_matrices_go_to_a_nearest_orthonormal_matrix(make, rng):
+    """No unique nearest point: the result is orthonormal, and as near as any
+    (||Q - W||^2 = sum (sigma_i - 1)^2, the least a matrix of the set can reach)."""
+    w = make(rng)
+    q = as_f64(sets.Orthogonal().project(tensor(w, "float32")))
+    np.testing.assert_allclose(q.T @ q, np.eye(w.shape[1]), atol=1e-5)
+    sigma = np.linalg.svd(w, compute_uv=False)
+    least = np.sqrt(np.sum((sigma - 1.0) ** 2))
+    assert np.linalg.norm(q - w) <= least + 1e-5
+
+
+def test_the_zero_matrix_maps_to_the_dct_basis():
+    q = as_f64(sets.Orthogonal().project(np.zeros((5, 3), "float32")))
+    np.testing.assert_allclose(q, completion_basis(5, 3), atol=1e-6)
+
+
+def test_a_rank_deficient_matrix_leaves_its_batch_neighbours_alone(rng):
+    full = rng.normal(size=(4, 3)).astype("float32")
+    alone = to_numpy(sets.Orthogonal().project(full))
+    batch = np.stack([full, np.zeros((4, 3), "float32")])
+    together = to_numpy(sets.Orthogonal(axis=1, batch_axis=0).project(batch))
+    np.testing.assert_array_equal(together[0], alone)
+
+
+def test_an_orthonormal_matrix_is_returned_bit_for_bit(rng):
+    q = scipy.linalg.polar(rng.normal(size=(7, 4)))[0].astype("float32")
+    np.testing.assert_array_equal(to_numpy(sets.Orthogonal().project(q)), q)
+
+
+def test_the_schedule_is_a_fixed_list_per_dtype_and_width():
+    assert 15 <= len(polar_schedule("float32", 64)) <= 20
+    assert 25 <= len(polar_schedule("float64", 64)) <= 32
+    assert all(1.0 <= a <= 1.533 for a in polar_schedule("float32", 8))
+
+
+@pytest.mark.parametrize(
+    "layout, shape, expected",
+    [
+        ({}, (3, 3, 8, 16), (72, 16)),  # Conv2D: flattened filters, one column per filter
+        ({"batch_axis": (0, 1)}, (3, 3, 8, 8), (8, 8)),  # one matrix per tap
+        ({"axis": 1, "batch_axis": 0}, (4, 16, 8), (16, 8)),  # per head
+    ],
+)
+def test_layouts_give_the_documented_matrices(layout, shape, expected, rng):
+    w = rng.normal(size=shape).astype("float32")
+    q = to_numpy(sets.Orthogonal(**layout).project(w))
+    resolved = sets.Orthogonal(**layout).resolve(shape, "float32")
+    assert resolved.matrix_shape == expected
+    matrices, _ = resolved.to_matrices(q)
+    for m in to_numpy(matrices):
+        small = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+        np.testing.assert_allclose(small, np.eye(small.shape[0]), atol=1e-5)
+
+
+# --- SpectralBall and PSD against a convex solver -----------------------------------
+
+
+def solve(objective_of, constraints_of, shape):
+    x = cp.Variable(shape, symmetric=False)
+    problem = cp.Problem(cp.Minimize(objective_of(x)), constraints_of(x))
+    tight = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 500}
+    problem.solve(solver=cp.CLARABEL, **tight)
+    assert problem.status == "optimal", problem.status
+    return x.value
+
+
+@needs_eigh
+@needs_float64
+@pytest.mark.parametrize("shape", [(8, 6), (6, 8), (5, 5)])
+def test_spectral_ball_is_the_nearest_point_by_a_convex_solver(shape, rng):
+    for _ in range(3):
+        w = 2 * rng.normal(size=shape)
+        c = 1.5
+        expected = solve(lambda x: cp.sum_squares(x - w), lambda x: [cp.sigma_max(x) <= c], shape)
+        got = as_f64(sets.SpectralBall(c).project(tensor(w, "float64")))
+        # Feasible, and at least as near as the solver's point (which is within
+        # its own accuracy, 1e-6 to 5e-5 here, of the singular-value clip).
+        assert np.linalg.norm(got, 2) <= c * (1 + 1e-12)
+        assert np.linalg.norm(got - w) <= np.linalg.norm(expected - w) + 1e-9
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@needs_eigh
+def test_a_matrix_inside_the_spectral_ball_is_returned_bit_for_bit(rng):
+    w = rng.normal(size=(6, 4)).astype("float32")
+    w /= 2 * np.linalg.norm(w, 2)
+    np.testing.assert_array_equal(to_numpy(sets.SpectralBall(1.0).project(w)), w)
+
+
+@needs_eigh
+@needs_float64
+@pytest.mark.parametrize(
+    "params", [{}, {"min_eigenvalue": 0.2}, {"min_eigenvalue": 0.0, "trace": 1.0}]
+)
+def test_psd_is_the_nearest_point_by_a_convex_solver(params, rng):
+    low, trace = params.get("min_eigenvalue", 0.0), params.get("trace")
+    for _ in range(3):
+        w = rng.normal(size=(6, 6))
+
+        def feasible(x):
+            out = [x == x.T, x - low * np.eye(6) >> 0]
+            return out + ([cp.trace(x) == trace] if trace is not None else [])
+
+        expected = solve(lambda x: cp.sum_squares(x - w), feasible, (6, 6))
+        got = as_f64(sets.PSD(**params).project(tensor(w, "float64")))
+        # Feasible, and at least as near as the solver's point.
+        np.testing.assert_array_equal(got, got.T)
+        assert np.linalg.eigvalsh(got).min() >= low - 1e-12
+        if trace is not None:
+            assert abs(np.trace(got) - trace) <= 1e-12
+        assert np.linalg.norm(got - w) <= np.linalg.norm(expected - w) + 1e-9
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@needs_eigh
+def test_a_psd_matrix_is_returned_bit_for_bit(rng):
+    a = rng.normal(size=(5, 5)).astype("float32")
+    w = (a @ a.T + np.eye(5, dtype="float32")).astype("float32")
+    w = 0.5 * (w + w.T)
+    np.testing.assert_array_equal(to_numpy(sets.PSD().project(w)), w)
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "constraint, shape, message",
+    [
+        (constraints.Orthogonal(), (5,), r"Orthogonal needs a matrix: a weight of rank >= 2"),
+        (constraints.Symmetric(), (4, 5), r"Symmetric needs square matrices; .* gives 4 x 5"),
+        (constraints.PSD(), (3, 3, 2, 4), r"PSD needs square matrices; .* gives 18 x 4"),
+        (constraints.Orthogonal(batch_axis=0), (4, 5), r"no axis is left for the rows"),
+    ],
+)
+def test_a_weight_that_is_no_matrix_raises_on_first_use(constraint, shape, message):
+    with pytest.raises(ValueError, match=message):
+        constraint(np.zeros(shape, "float32"))
+
+
+@needs_eigh
+def test_an_impossible_trace_raises_on_first_use():
+    with pytest.raises(ValueError, match=r"PSD: no 4 x 4 matrix .* `trace` must be >= "):
+        constraints.PSD(0.5, trace=1.0)(np.zeros((4, 4), "float32"))
+
+
+@pytest.mark.skipif(keras_at_least(3, 3), reason=f"Keras {keras.__version__} has ops.eigh")
+def test_an_older_keras_is_refused_by_the_eigh_sets():
+    with pytest.raises(ValueError, match=r"SpectralBall needs Keras >= 3\.3 \(keras\.ops\.eigh\)"):
+        constraints.SpectralBall(1.0)(np.zeros((3, 3), "float32"))
+    with pytest.raises(ValueError, match=r"PSD needs Keras >= 3\.3"):
+        constraints.PSD()(np.zeros((3, 3), "float32"))
+
+
+# --- penalties ----------------------------------------------------------------------
+
+
+def test_orthogonal_penalty_is_the_gram_residual_on_the_small_side(rng):
+    w = rng.normal(size=(3, 7))  # wide: W Wᵀ
+    expected = np.sum((w @ w.T - np.eye(3)) ** 2)
+    got = float(to_numpy(regularizers.OrthogonalPenalty(strength=1.0)(tensor(w, "float32"))))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@needs_eigh
+def test_spectral_ball_penalty_is_the_singular_value_excess_with_a_finite_gradient(rng):
+    from tests.helpers import gradient
+
+    w = np.diag([3.0, 3.0, 0.5])  # a repeated singular value: eigh's gradient is undefined
+    penalty = regularizers.SpectralBallPenalty(1.0, strength=1.0)
+    np.testing.assert_allclose(float(to_numpy(penalty(tensor(w, "float32")))), 8.0, rtol=1e-6)
+    grad = gradient(lambda x: penalty(x), w.astype("float32"))
+    np.testing.assert_allclose(grad, 2 * np.diag([2.0, 2.0, 0.0]), atol=1e-5)
+
+
+# --- in training: square weights, batches, and Keras's SpectralNormalization -------
+
+
+class HeadMatrices(L.Layer):
+    """A custom layer with an ``add_weight`` batch of square matrices, one per head."""
+
+    def __init__(self, heads, constraint, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.constraint = heads, constraint
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        self.w = self.add_weight(
+            shape=(self.heads, n, n), initializer="glorot_uniform", constraint=self.constraint
+        )
+
+    def call(self, x):
+        return keras.ops.einsum("bi,hij->bhj", x, self.w)
+
+
+def square_layers(constraint):
+    """(input shape, layer, the constrained variable's getter) for square weights."""
+    yield (6,), L.Dense(6, kernel_constraint=constraint), lambda layer: layer.kernel
+    batched = type(constraint).from_config({**constraint.get_config(), "batch_axis": (0, 1)})
+    yield (5, 5, 6), L.Conv2D(6, 1, kernel_constraint=batched), lambda layer: layer.kernel
+    per_head = type(constraint).from_config({**constraint.get_config(), "axis": 1, "batch_axis": 0})
+    yield (6,), HeadMatrices(3, per_head), lambda layer: layer.w
+
+
+SQUARE = [
+    constraints.Symmetric(),
+    *([constraints.PSD(0.1), constraints.PSD(0.0, trace=1.0)] if keras_at_least(3, 3) else []),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("constraint", SQUARE, ids=repr)
+def test_square_weights_stay_in_the_set_under_a_compiled_fit(constraint):
+    from tests.specs import allowed, max_violation
+
+    rng = np.random.default_rng(4)
+    for input_shape, layer, variable in square_layers(constraint):
+        keras.utils.set_random_seed(4)
+        model = keras.Sequential([keras.Input(input_shape), layer, L.Flatten(), L.Dense(1)])
+        model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+        x = rng.normal(size=(64, *input_shape)).astype("float32")
+        model.fit(x, rng.normal(size=(64, 1)).astype("float32"), epochs=2, batch_size=16, verbose=0)
+        w = to_numpy(variable(layer)).astype(np.float64)
+        used = variable(layer).constraint
+        assert max_violation(used, w) <= allowed(used, w), (type(layer).__name__, w)
+
+
+@needs_eigh
+@pytest.mark.slow
+def test_spectral_ball_serves_a_feasible_kernel_where_keras_spectral_normalization_does_not():
+    """Keras's SpectralNormalization writes W / sigma into the kernel only in
+    training calls: after fit, the kernel used at inference has sigma_max above 1
+    and its outputs differ from training's. SpectralBall's kernel, the one saved
+    and served, has sigma_max <= 1 in both modes."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 16)).astype("float32")
+    y = (x @ rng.standard_normal((16, 16)) * 3).astype("float32")
+
+    def fitted(layer, kernel):
+        """(relative gap between training and inference outputs, served kernel's sigma_max)"""
+        model = keras.Sequential([keras.Input((16,)), layer])
+        model.compile(keras.optimizers.Adam(0.05), "mse")
+        model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+        sigma = np.linalg.norm(to_numpy(kernel()).astype(np.float64), 2)
+        served = to_numpy(model(x, training=False))  # first: training=True writes the kernel
+        trained = to_numpy(model(x, training=True))
+        return float(np.max(np.abs(trained - served)) / np.max(np.abs(trained))), sigma
+
+    normalized = L.SpectralNormalization(L.Dense(16, use_bias=False))
+    keras_gap, keras_sigma = fitted(normalized, lambda: normalized.layer.kernel)
+    ours = L.Dense(16, use_bias=False, kernel_constraint=constraints.SpectralBall(1.0))
+    our_gap, our_sigma = fitted(ours, lambda: ours.kernel)
+    assert keras_gap > 0.05 and keras_sigma > 1.05, (keras_gap, keras_sigma)
+    assert our_gap == 0.0 and our_sigma <= 1.0 + 1e-6, (our_gap, our_sigma)
