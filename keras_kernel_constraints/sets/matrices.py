@@ -205,12 +205,13 @@ class Orthogonal(_MatrixSet):
     a wide matrix gets orthonormal rows). Computed by scaled Newton–Schulz
     steps $X \leftarrow X(\tfrac32 a_k I - \tfrac12 a_k^3 X^\top X)$ with
     Chen and Chow's coefficients for singular values down to $10^{-4}$
-    (float32; $10^{-8}$ in float64) of the largest: 16–18 steps in float32,
-    27–28 in float64, matrix products only. Measured against
-    ``scipy.linalg.polar``: within 1e-6 up to condition number $10^3$ and
-    1e-5 up to $10^4$ in float32, 1e-11 in float64 (the documentation has
-    the table). A matrix already orthonormal to rounding ($\|W^\top W -
-    I\|_\infty \le 4 n\,\epsilon$) is returned bit for bit.
+    (float32; $10^{-8}$ in float64) of the largest, capped so that no
+    singular value falls below one half: 16–19 steps in float32, 27–30 in
+    float64, matrix products only. Measured against ``scipy.linalg.polar``
+    up to condition number $10^3$: within 5e-6 in float32 and 4e-14 in
+    float64 (the documentation has the table). A matrix already orthonormal
+    to rounding ($\|W^\top W - I\|_\infty \le 4 n\,\epsilon$, $n$
+    columns) is returned bit for bit.
 
     Not convex. A rank-deficient matrix has no unique nearest point: its
     singular directions below that resolution are completed along the
