@@ -185,6 +185,42 @@ def test_spectral_ball_is_the_nearest_point_by_a_convex_solver(shape, rng):
 
 
 @needs_eigh
+@pytest.mark.parametrize("excess", [2.0, 100.0, 1e4])
+def test_far_outside_the_spectral_ball_the_clip_is_as_accurate_as_an_svd(excess, rng):
+    # Float32, singular values 0.1..3 below two large ones: eigh of the Gram
+    # alone mixed the small directions (3.7e-4 off at excess 100, 0.2 at 1e4;
+    # an SVD in float32: 5e-7 and 1e-4). The bound is eps sigma_max, the
+    # rounding of the input itself.
+    for n in (8, 32, 64):
+        u, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        v, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        s = np.sort(rng.uniform(0.1, 3.0, n))[::-1]
+        s[:2] = excess, 0.9 * excess
+        w = ((u * s) @ v.T).astype("float32")
+        got = as_f64(sets.SpectralBall(1.0).project(tensor(w, "float32")))
+        expected = spectral_clip(w.astype(np.float64), 1.0)
+        eps = np.finfo(np.float32).eps
+        np.testing.assert_allclose(got, expected, rtol=0, atol=2 * eps * excess)
+        assert np.linalg.norm(got, 2) <= 1.0 + 4 * n * eps
+
+
+@needs_eigh
+def test_an_infinite_entry_leaves_the_limit_of_the_projections_along_its_ray():
+    # W + t e_00 as t grows: the first direction clips to 1, and the rest,
+    # a rank-one block of 87s, clips to 1 on its own.
+    w = np.full((3, 3), 87.0, "float32")
+    w[0, 0] = np.inf
+    got = as_f64(sets.SpectralBall(1.0).project(tensor(w, "float32")))
+    expected = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.5, 0.5]])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def spectral_clip(w, c):
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    return (u * np.minimum(s, c)) @ vt
+
+
+@needs_eigh
 def test_a_matrix_inside_the_spectral_ball_is_returned_bit_for_bit(rng):
     w = rng.normal(size=(6, 4)).astype("float32")
     w /= 2 * np.linalg.norm(w, 2)
