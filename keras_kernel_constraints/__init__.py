@@ -9,6 +9,8 @@ One vocabulary of sets, several mechanisms on each:
   projections after every optimizer step;
 * ``regularizers``: soft penalties, zero on the set, for
   ``kernel_regularizer=`` and friends;
+* ``lipschitz``: a convolution layer's operator norm (exact for circular
+  padding) and a certified bound cheap enough for every step;
 * ``inspection``: what a constraint does to a model's weights
   (``constraint_summary``) and the groups that are one output unit of each
   layer kind (``unit_axis``);
@@ -25,6 +27,7 @@ from importlib import metadata as _metadata
 from keras_kernel_constraints import (
     constraints,
     inspection,
+    lipschitz,
     parametrizations,
     projections,
     regularizers,
@@ -42,6 +45,7 @@ __all__ = [
     "__version__",
     "constraints",
     "inspection",
+    "lipschitz",
     "parametrizations",
     "projections",
     "regularizers",

@@ -16,6 +16,7 @@ ROOT = "keras_kernel_constraints"
 FLOORS = {
     "_core": 0,
     "sets": 1,
+    "lipschitz": 1,  # operator norms of convolutions: math beside the sets
     "projections": 2,
     "regularizers": 2,
     "constraints": 3,

@@ -56,6 +56,16 @@ def resolve(
     else:
         obj = identifier
     if inspect.isclass(obj):
+        required = [
+            p.name
+            for p in inspect.signature(obj).parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if required:
+            raise ValueError(
+                f"{kind} {obj.__name__} has no default for {', '.join(required)}: pass an "
+                f"instance ({obj.__name__}(...)) or its config, not {identifier!r}."
+            )
         obj = obj()
     if not callable(obj):
         raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}.")
