@@ -36,6 +36,7 @@ from benchmarks import (
     _timing,
     first_step,
     floor,
+    matrices,
     parametrized,
     report,
     scaling,
@@ -50,6 +51,8 @@ MEASURES = {
     "floor": floor,
     "scaling": scaling,
     "first_step": first_step,
+    "matrices": matrices,
+    "dense_step": matrices.DenseStep,
 }
 
 FULL = {
@@ -84,6 +87,8 @@ FULL = {
         "repeats": 20,
         "torch_compile": True,
     },
+    "matrices": {"sizes": [64, 128, 256, 512, 1024], "conv": (3, 64, 128), "repeats": 10},
+    "dense_step": {"width": 512, "batch": 64, "repeats": 20, "steps_per_sample": 5},
 }
 SMOKE = {
     "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2, "steps_per_sample": 1},
@@ -106,6 +111,8 @@ SMOKE = {
         "repeats": 2,
         "torch_compile": False,
     },
+    "matrices": {"sizes": [8, 16], "conv": (3, 4, 6), "repeats": 2},
+    "dense_step": {"width": 16, "batch": 4, "repeats": 2, "steps_per_sample": 1},
 }
 
 LIBRARIES = [
