@@ -41,6 +41,25 @@ def ratio(a: dict, b: dict) -> dict:
     return {"min": a["min"] / b["min"], "median": a["median"] / b["median"]}
 
 
+def step_rows(times: dict, block: int, targets: dict) -> list:
+    """Per-step rows from :func:`interleaved` times of ``block`` steps each, for every
+    ``{label: target}``; the first contender of ``times`` is the baseline."""
+    base = {k: v / block for k, v in times[next(iter(times))].items()}
+    rows = []
+    for label, target in targets.items():
+        t = {k: v / block for k, v in times[label].items()}
+        rows.append(
+            {
+                "contender": label,
+                **t,
+                "ratio": ratio(t, base),
+                "extra_ms": (t["min"] - base["min"]) * 1e3,
+                "target": target,
+            }
+        )
+    return rows
+
+
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as info:

@@ -169,19 +169,7 @@ def step_run(sizes: dict, placement: _timing.Placement) -> dict:
 
             steps[name] = train
         times = _timing.interleaved(steps, repeats=sizes["repeats"])
-    base = {k: v / block for k, v in times["unconstrained"].items()}
-    rows = []
-    for name in contenders:
-        t = {k: v / block for k, v in times[name].items()}
-        rows.append(
-            {
-                "contender": name,
-                **t,
-                "ratio": _timing.ratio(t, base),
-                "extra_ms": (t["min"] - base["min"]) * 1e3,
-                "target": None,
-            }
-        )
+    rows = _timing.step_rows(times, block, dict.fromkeys(contenders))
     return {
         "title": STEP_TITLE,
         "setup": (

@@ -161,20 +161,9 @@ def timed_rows(models: dict, sizes: dict, placement: _timing.Placement) -> list:
             steps[label] = train
         times = _timing.interleaved(steps, repeats=sizes["repeats"])
 
-    base = {k: v / block for k, v in times[next(iter(models))].items()}
-    rows = []
-    for label, (*_, target) in models.items():
-        t = {k: v / block for k, v in times[label].items()}
-        rows.append(
-            {
-                "contender": label,
-                **t,
-                "ratio": _timing.ratio(t, base),
-                "extra_ms": (t["min"] - base["min"]) * 1e3,
-                "target": target,
-            }
-        )
-    return rows
+    return _timing.step_rows(
+        times, block, {label: target for label, (*_, target) in models.items()}
+    )
 
 
 if __name__ == "__main__":
