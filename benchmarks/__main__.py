@@ -50,9 +50,9 @@ MEASURES = {
     "throughput": throughput,
     "floor": floor,
     "scaling": scaling,
-    "first_step": first_step,
     "matrices": matrices,
     "dense_step": matrices.DenseStep,
+    "first_step": first_step,
 }
 
 FULL = {

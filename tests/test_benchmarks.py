@@ -137,6 +137,8 @@ def test_smoke_writes_the_page_and_plots(smoke):
             "memory-bound_floor.png",
             "scaling_length.png",
             "scaling_groups.png",
+            "matrix_projections.png",
+            "dense_training_step_matrix_sets.png",
         ]
         if BACKEND == "tensorflow" and importlib.util.find_spec("jax"):
             expected.append("projection_throughput_keras_on_jax.png")

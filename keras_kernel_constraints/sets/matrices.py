@@ -305,28 +305,19 @@ class _Spectrum:
 
 
 # Where the largest singular value is far above c, eigh of the Gram resolves
-# the singular vectors only to eps sigma_max^2 / gap, and clipping the poorly
+# the singular vectors only to eps sigma_1^2 / gap, and clipping the poorly
 # resolved small directions mixes them (measured in float32 at sigma_1 = 100 c:
 # 4e-4 off the exact projection, 2e-3 outside the ball; an SVD: 5e-7). So the
-# clip runs in passes, each at a threshold t that touches only directions
-# above it: below t the map is the identity whatever the basis, and mixing
-# across t costs at most eps sigma_max^2 / t. With t = max(c, sigma_max^2 /
-# (_STEP sigma_1)) that is _STEP eps sigma_1, the rounding of the input itself
-# (sigma_1: the first pass's largest), and sigma_max falls doubly
-# exponentially: 10 passes from the largest float64 down to 1. Each pass is
-# exact on the directions it touches, so the passes compose to the projection.
-# The pass that reaches c is accurate to eps (sigma_max / c)^2 relative, so it
-# ends the loop only from sigma_max <= _STEP c; else one more pass cleans up.
+# clipping runs in passes: each clips at t = max(c, sigma_max / _STEP), which
+# touches only directions above t. Those are resolved to eps sigma_max / t,
+# and below t the map is the identity whatever the basis. Each pass is exact
+# on the directions it touches, so the passes compose to the projection.
 _STEP = 4.0
 
 
-def _clip_pass(m: Any, c: Any, first: Any) -> tuple[Any, Any, Any, Any]:
-    """One pass: every matrix's singular values above its threshold set to it.
-
-    ``first``: ``(top, scale)`` of the first pass (``None`` for the first
-    pass itself). Returns the clipped matrices, whether each needs another
-    pass, the singular values, and this pass's ``(top, scale)``.
-    """
+def _clip_pass(m: Any, c: Any) -> tuple[Any, Any, Any]:
+    """One pass: every matrix's singular values above ``max(c, sigma_max / _STEP)`` set to
+    that threshold; whether the threshold was above ``c``; the singular values."""
     spectrum = _Spectrum.of(m)
     norms = ops.where(spectrum.norms > 0, spectrum.norms, ops.ones_like(spectrum.norms))
     scale = spectrum.scale[:, :, 0]
@@ -334,31 +325,24 @@ def _clip_pass(m: Any, c: Any, first: Any) -> tuple[Any, Any, Any, Any]:
     # infinite entries) nor c / sigma (which underflows) is ever a factor.
     top = ops.max(spectrum.norms, axis=-1, keepdims=True)
     floor = ops.divide(ops.divide(c, ops.sqrt(scale)), ops.sqrt(scale))
-    if first is None:
-        first = (top, scale)
-    top_1, scale_1 = first
-    # sigma_max / sigma_1, as two factors of at most about 1.
-    shrunk = (top / ops.where(top_1 > 0, top_1, ops.ones_like(top_1))) * (scale / scale_1)
-    threshold = reductions.maximum(floor, top * shrunk / _STEP)
+    threshold = reductions.maximum(floor, top / _STEP)
     gain = ops.where(spectrum.norms > threshold, threshold / norms, ops.ones_like(norms))
     # Direction by direction, (W v_i) min(1, t / sigma_i) v_iᵀ: a large
     # excess leaves no cancellation.
     clipped = ops.einsum("bik,bk,bjk->bij", spectrum.columns, gain * scale, spectrum.vectors)
     clipped = ops.transpose(clipped, (0, 2, 1)) if spectrum.wide else clipped
-    more = ops.logical_or(threshold > floor, top > _STEP * floor)
-    return clipped, ops.any(more, axis=-1), spectrum.sigma, first
+    return clipped, ops.any(threshold > floor, axis=-1), spectrum.sigma
 
 
 def _clip_singular_values(m: Any, c: Any, dtype: str) -> tuple[Any, Any]:
     """``U min(S, c) Vᵀ`` of every matrix of ``m``, and its singular values ``S``."""
-    clipped, more, sigma, first = _clip_pass(m, c, None)
-    # The exponent of sigma_max / c halves per pass (log2 of the dtype's
-    # range), then a pass to c and one to clean up: a bound, never reached
-    # by finite sigma_max / c.
-    passes = math.ceil(math.log2(2 * math.log(LARGEST[dtype]) / math.log(_STEP))) + 4
+    clipped, more, sigma = _clip_pass(m, c)
+    # Each pass lowers sigma_max _STEP times, so the passes needed from the
+    # largest float down to the smallest c are bounded.
+    passes = math.ceil(2 * math.log(LARGEST[dtype]) / math.log(_STEP)) + 2
 
     def again(k: Any, x: Any, more: Any) -> tuple[Any, Any, Any]:
-        y, still, _, _ = _clip_pass(x, c, first)
+        y, still, _ = _clip_pass(x, c)
         return k + 1, ops.where(more[:, None, None], y, x), ops.logical_and(more, still)
 
     _, clipped, _ = ops.while_loop(
@@ -367,6 +351,22 @@ def _clip_singular_values(m: Any, c: Any, dtype: str) -> tuple[Any, Any]:
         (ops.convert_to_tensor(0, "int32"), clipped, more),
     )
     return clipped, sigma
+
+
+def _infinite_as_large(m: Any, c: Any, dtype: str) -> Any:
+    """``m`` with every infinite entry read as a finite one that dominates.
+
+    The projections along an infinite entry's ray reach their limit, to
+    rounding, once the entry exceeds the matrix's finite entries (and c)
+    4 / eps times; that value, not the largest float, keeps the passes of
+    ``_clip_singular_values`` few (log4 of sigma_max / c).
+    """
+    finite = ops.where(ops.isfinite(m), ops.abs(m), ops.zeros_like(m))
+    peak = ops.max(finite, axis=(1, 2), keepdims=True)
+    peak = reductions.maximum(peak, ops.cast(c, m.dtype) * ops.ones_like(peak))
+    largest = ops.convert_to_tensor(LARGEST[dtype], m.dtype) * ops.ones_like(peak)
+    large = reductions.minimum(peak * (4.0 / EPSILON[dtype]), largest)
+    return ops.where(ops.isinf(m), ops.sign(m) * large, m)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -383,12 +383,11 @@ class SpectralBall(_MatrixSet):
     ``eigh`` of the small Gram matrix ($W^\top W = V \Lambda V^\top$):
     $P(W) = W V \operatorname{diag}(\min(1, c/\sigma_i)) V^\top$, each
     direction scaled on its own. Far outside the ball the Gram resolves
-    the small singular directions poorly, so the clip runs in passes at
-    thresholds falling from $\sigma_{\max}/4$ to $c$ (one pass when
-    $\sigma_{\max} \le 4c$, three at $100c$), each touching only directions
-    it resolves; measured in float32, within $0.2\,\epsilon\sigma_{\max}$ of
-    an SVD-based clip at $\sigma_{\max} = 100c$ and feasible to $40\epsilon$.
-    A matrix whose norm is
+    the small singular directions poorly, so the clip runs in passes,
+    each lowering $\sigma_{\max}$ at most 4 times (one pass when
+    $\sigma_{\max} \le 4c$); measured in float32, within $0.2\,\epsilon
+    \sigma_{\max}$ of an SVD-based clip at $\sigma_{\max} = 100c$ and feasible
+    to $40\epsilon$. A matrix whose norm is
     within $2\epsilon$ of the ball (relative) is returned bit for bit.
     Unlike dividing by $\sigma_{\max}$ (Keras's ``SpectralNormalization``,
     power iteration), it leaves the smaller singular values alone. Needs
@@ -428,7 +427,8 @@ class SpectralBall(_MatrixSet):
     def _project(self, x: Any, layout: Resolved) -> Any:
         m, restore = self._matrices(x, layout)
         c = layout.bound(self.max_value)
-        clipped, sigma = _clip_singular_values(m, c, layout.compute_dtype)
+        dtype = layout.compute_dtype
+        clipped, sigma = _clip_singular_values(_infinite_as_large(m, c, dtype), c, dtype)
         inside = ops.max(sigma, axis=-1) <= c * (1.0 + 2.0 * EPSILON[layout.dtype])
         clipped = ops.where(inside[:, None, None], m, clipped)
         return restore(_poisoned(m, clipped))
