@@ -169,12 +169,9 @@ def scale_within(
     (real, imag), scale = _response(kernel, input_shape, strides, padding, owner)
     bound = _gram_bound(real, imag, iterations)
     kernel = ops.cast(kernel, real.dtype)
-    largest = ops.convert_to_tensor(
-        dtypes.LARGEST[backend.standardize_dtype(real.dtype)], real.dtype
-    )
     root = ops.sqrt(ops.where(scale > 0, scale, ops.ones_like(scale)))
     factor = ops.divide(ops.divide(max_value, root), bound)
-    scaled = (ops.clip(kernel, -largest, largest) / root) * factor
+    scaled = (reductions.largest_for_infinite(kernel) / root) * factor
     return ops.where(factor / root >= 1.0, kernel, scaled)
 
 
@@ -262,8 +259,7 @@ def _response(
     rank = len(steps)
     # Largest entry 1: no square below overflows (an infinite entry counts
     # as the largest float; a NaN makes the result NaN).
-    largest = ops.convert_to_tensor(dtypes.LARGEST[compute], compute)
-    kernel = ops.clip(kernel, -largest, largest)
+    kernel = reductions.largest_for_infinite(kernel)
     scale = ops.max(ops.abs(kernel))
     safe = ops.where(scale > 0, scale, ops.ones_like(scale))
     root = ops.sqrt(safe)
