@@ -341,6 +341,24 @@ class PSD(sets.PSD, SetConstraint):
 
 
 @registry.register
+class DoublyStochastic(sets.DoublyStochastic, SetConstraint):
+    """Every (square) matrix non-negative with unit row and column sums: the
+    Euclidean projection onto the Birkhoff polytope (``sets.DoublyStochastic``).
+
+    For mixing and assignment-like weights. Not Sinkhorn scaling, which
+    divides rows and columns and is not the nearest point.
+
+    Args:
+        axis: Rows of each matrix, as for ``Orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Example:
+
+        >>> mixing = keras.layers.Dense(8, use_bias=False, kernel_constraint=DoublyStochastic())
+    """
+
+
+@registry.register
 class ConvLipschitz(keras.constraints.Constraint):
     r"""Scales a convolution kernel so that the layer is ``max_value``-Lipschitz.
 
@@ -461,6 +479,7 @@ orthogonal = Orthogonal
 spectral_ball = SpectralBall
 symmetric = Symmetric
 psd = PSD
+doubly_stochastic = DoublyStochastic
 conv_lipschitz = ConvLipschitz
 
 ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
@@ -479,6 +498,7 @@ ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     SpectralBall,
     Symmetric,
     PSD,
+    DoublyStochastic,
 )
 """Every public constraint class, one per set of ``sets.ALL_SETS``."""
 
@@ -521,6 +541,7 @@ __all__ = [
     "Box",
     "CappedSimplex",
     "ConvLipschitz",
+    "DoublyStochastic",
     "L1Ball",
     "L2Ball",
     "LinfBall",
@@ -536,6 +557,7 @@ __all__ = [
     "UnitSphere",
     "box",
     "capped_simplex",
+    "doubly_stochastic",
     "get",
     "l1_ball",
     "l2_ball",

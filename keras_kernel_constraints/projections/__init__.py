@@ -31,6 +31,7 @@ __all__ = [
     "project_non_negative",
     "project_norm_band",
     "project_orthogonal",
+    "project_doubly_stochastic",
     "project_psd",
     "project_simplex",
     "project_spectral_ball",
@@ -455,3 +456,28 @@ def project_psd(
     """
     the_set = sets.PSD(min_eigenvalue, trace, axis=axis, batch_axis=batch_axis)
     return the_set.project(w, owner="project_psd")
+
+
+def project_doubly_stochastic(
+    w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None
+) -> Any:
+    """Project every square matrix onto the doubly stochastic ones: non-negative,
+    every row and column summing to 1 (``sets.DoublyStochastic``).
+
+    Args:
+        w: Floating-point tensor of rank >= 2.
+        axis: Rows of each matrix, as for ``project_orthogonal``.
+        batch_axis: Axes indexing separate matrices.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.round(np.asarray(project_doubly_stochastic(np.array([[1.0, 2.0], [0.0, 0.0]]))), 6)
+        array([[0.25, 0.75],
+               [0.75, 0.25]])
+    """
+    the_set = sets.DoublyStochastic(axis=axis, batch_axis=batch_axis)
+    return the_set.project(w, owner="project_doubly_stochastic")

@@ -23,6 +23,7 @@ from keras_kernel_constraints.sets._base import Set
 from keras_kernel_constraints.sets.affine import Box, NonNegative, SumTo
 from keras_kernel_constraints.sets.matrices import (
     PSD,
+    DoublyStochastic,
     Orthogonal,
     SpectralBall,
     Symmetric,
@@ -47,6 +48,7 @@ ALL_SETS: tuple[type[Set], ...] = (
     SpectralBall,
     Symmetric,
     PSD,
+    DoublyStochastic,
 )
 """Every set of the package: the registry that the generic tests, the
 constraints' guard and the docs iterate over."""
@@ -56,6 +58,7 @@ __all__ = [
     "PSD",
     "Box",
     "CappedSimplex",
+    "DoublyStochastic",
     "Elementwise",
     "Groups",
     "L1Ball",

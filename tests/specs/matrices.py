@@ -1,11 +1,13 @@
-"""Specs of the matrix sets: Orthogonal, SpectralBall, Symmetric, PSD.
+"""Specs of the matrix sets: Orthogonal, SpectralBall, Symmetric, PSD, DoublyStochastic.
 
 A weight is read as matrices the way the sets document it, rewritten here
 in NumPy: rows indexed by ``axis`` (default: every axis but the last and the
 batch axes), columns by the rest, one matrix per index of ``batch_axis``.
 References: ``scipy.linalg.polar`` (Orthogonal), ``numpy.linalg.svd`` with
 clipped singular values (SpectralBall), ``numpy.linalg.eigh`` with clipped
-eigenvalues (PSD; eigenvalues onto the capped set by sorting, for a trace).
+eigenvalues (PSD; eigenvalues onto the capped set by sorting, for a trace),
+a convex solver's point finished by an exact solve of the optimality
+conditions on its support (DoublyStochastic).
 ``tests/constraints/test_matrices.py`` checks the references
 against a convex solver.
 """
@@ -111,6 +113,33 @@ def psd_clip(params, m):
     return (vectors * clipped) @ vectors.T
 
 
+def birkhoff_projection(params, m):
+    """The nearest doubly stochastic matrix: cvxpy (Clarabel), then exact.
+
+    The solver's point is accurate to about 1e-9. On its support the
+    optimality conditions read ``x = m + u_i + v_j`` with unit row and
+    column sums: a linear system whose solution fixes ``x`` there exactly
+    (a support that falls apart into blocks leaves ``u`` and ``v`` free by
+    one shift per block, which cancels in ``x``). If that point is not
+    within 1e-6 of the solver's (a support misread), the solver's is
+    returned.
+    """
+    import cvxpy as cp
+
+    n = m.shape[0]
+    x = cp.Variable((n, n))
+    constraints = [x >= 0, cp.sum(x, axis=0) == 1, cp.sum(x, axis=1) == 1]
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(x - m)), constraints)
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+    rough = np.asarray(x.value)
+    support = (rough > 1e-7).astype(np.float64)
+    system = np.block([[np.diag(support.sum(1)), support], [support.T, np.diag(support.sum(0))]])
+    target = np.concatenate([1.0 - (support * m).sum(1), 1.0 - (support * m).sum(0)])
+    multipliers = np.linalg.lstsq(system, target, rcond=None)[0]
+    exact = support * (m + multipliers[:n, None] + multipliers[None, n:])
+    return exact if np.abs(exact - rough).max() < 1e-6 else rough
+
+
 # --- violations and allowances ----------------------------------------------
 
 
@@ -146,6 +175,14 @@ def psd_violation(params, w):
     return _worst(params, w, gap)
 
 
+def doubly_stochastic_violation(params, w):
+    def gap(m):
+        sums = np.concatenate([m.sum(0) - 1.0, m.sum(1) - 1.0])
+        return max(np.abs(sums).max(), -m.min())
+
+    return _worst(params, w, gap)
+
+
 def _side(params, w):
     stack, _ = matrices_of(params, w)
     return max(stack.shape[1], stack.shape[2])
@@ -165,6 +202,11 @@ def spectral_allowance(params, w, dtype, scale):
 def psd_allowance(params, w, dtype, scale):
     """n eps scale: eigenvalues of a rounded matrix, and its trace."""
     return 8 * _side(params, w) * EPS[dtype] * scale
+
+
+def doubly_stochastic_allowance(params, w, dtype, scale):
+    """n eps scale: the row and column sums of entries rounded at the input's scale."""
+    return 2 * _side(params, w) * EPS[dtype] * scale
 
 
 # --- hypothesis cases -------------------------------------------------------
@@ -295,5 +337,17 @@ SPECS = (
         sums=True,  # eigh: rounding of n eps ||W||, below eps sum|w|
         function="project_psd",
         minimum_keras=(3, 3),
+    ),
+    matrix_spec(
+        "DoublyStochastic",
+        examples=(LAYOUT, {"axis": 0, "batch_axis": None}),
+        violation=doubly_stochastic_violation,
+        allowance=doubly_stochastic_allowance,
+        reference=per_matrix(birkhoff_projection),
+        bad_arguments=(*BAD_AXES, *BAD_BATCH_AXES),
+        cases=cases(True),
+        shapes=((6, 6), (4, 4)),
+        xla_eps=64.0,
+        function="project_doubly_stochastic",
     ),
 )
