@@ -23,6 +23,7 @@ from keras_kernel_constraints.sets.affine import shift_to_sum
 __all__ = [
     "project_box",
     "project_capped_simplex",
+    "project_doubly_stochastic",
     "project_l1_ball",
     "project_l2_ball",
     "project_l2_sphere",
@@ -31,7 +32,6 @@ __all__ = [
     "project_non_negative",
     "project_norm_band",
     "project_orthogonal",
-    "project_doubly_stochastic",
     "project_psd",
     "project_simplex",
     "project_spectral_ball",
@@ -458,9 +458,7 @@ def project_psd(
     return the_set.project(w, owner="project_psd")
 
 
-def project_doubly_stochastic(
-    w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None
-) -> Any:
+def project_doubly_stochastic(w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None) -> Any:
     """Project every square matrix onto the doubly stochastic ones: non-negative,
     every row and column summing to 1 (``sets.DoublyStochastic``).
 

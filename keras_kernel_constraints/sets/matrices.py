@@ -709,7 +709,6 @@ def _dual_ascent(m: Any, tolerance: Any) -> tuple[Any, Any]:
     return u, v
 
 
-
 def _finite_for_infinite(m: Any) -> Any:
     """``m`` with every infinite entry read as ``±4 n (peak + 1)``, ``peak``
     its matrix's largest finite magnitude.

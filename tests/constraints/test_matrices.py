@@ -4,7 +4,9 @@ eigendecomposition, a convex solver (cvxpy), and the defining optimality conditi
 Tolerances (float32 unless said): Orthogonal within 1e-5 of ``scipy.linalg.polar``
 up to condition number 1e3 (1e-10 in float64), orthonormal to 1e-5; SpectralBall and
 PSD (float64) feasible and at least as near to the weight as a convex solver's point
-(the solver itself is accurate to about 1e-6–5e-5 on these semidefinite programs).
+(the solver itself is accurate to about 1e-6–5e-5 on these semidefinite programs);
+DoublyStochastic within 1e-12 of a convex solver's point finished exactly (float64),
+its row and column sums within 2 eps max(1, max|W|) of 1.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.optimize
 from keras import layers as L
 
 from keras_kernel_constraints import constraints, regularizers, sets
@@ -260,6 +263,118 @@ def test_a_psd_matrix_is_returned_bit_for_bit(rng):
     np.testing.assert_array_equal(to_numpy(sets.PSD().project(w)), w)
 
 
+# --- DoublyStochastic ----------------------------------------------------------------
+
+
+def sinkhorn(w, sweeps=2000):
+    """Sinkhorn scaling of ``|w|``: what geoopt's Birkhoff polytope calls a projection."""
+    x = np.abs(w) + 1e-12
+    for _ in range(sweeps):
+        x = x / x.sum(1, keepdims=True)
+        x = x / x.sum(0, keepdims=True)
+    return x
+
+
+def assert_birkhoff_optimal(w, x, tolerance=1e-11):
+    """The KKT conditions of the projection of ``w`` onto the Birkhoff polytope at ``x``.
+
+    ``x`` is feasible; the multipliers of the row and column sums, ``u`` and
+    ``v``, must give ``x - w = u_i + v_j`` where ``x > 0`` and ``w + u_i + v_j
+    <= 0`` where ``x = 0``: a feasibility problem, solved by ``linprog``.
+    """
+    n = w.shape[0]
+    pairs = np.concatenate([np.repeat(np.eye(n), n, axis=0), np.tile(np.eye(n), (n, 1))], axis=1)
+    on = (x > 0).ravel()
+    fit = scipy.optimize.linprog(
+        np.zeros(2 * n),
+        A_ub=pairs[~on],
+        b_ub=-w.ravel()[~on] + tolerance,
+        A_eq=pairs[on],
+        b_eq=(x - w).ravel()[on],
+        bounds=[(None, None)] * (2 * n),
+        method="highs",
+    )
+    assert fit.status == 0, fit.message
+
+
+@needs_float64
+@pytest.mark.parametrize("n, scale", [(6, 1.0), (6, 0.1), (16, 1.0), (16, 5.0)])
+def test_doubly_stochastic_is_the_nearest_point_by_a_convex_solver(n, scale, rng):
+    for _ in range(3):
+        w = scale * rng.normal(size=(n, n))
+        solver = solve(
+            lambda x: cp.sum_squares(x - w),
+            lambda x: [x >= 0, cp.sum(x, axis=0) == 1, cp.sum(x, axis=1) == 1],
+            (n, n),
+        )
+        got = as_f64(sets.DoublyStochastic().project(tensor(w, "float64")))
+        assert got.min() >= 0.0
+        np.testing.assert_allclose(got.sum(0), 1.0, atol=1e-14)
+        np.testing.assert_allclose(got.sum(1), 1.0, atol=2e-15 * n * max(1.0, np.abs(w).max()))
+        # At least as near as the solver's point, which is within its own
+        # accuracy at these settings (measured up to 5e-5 at 16 x 16) ...
+        assert np.linalg.norm(got - w) <= np.linalg.norm(solver - w) + 1e-9
+        np.testing.assert_allclose(got, solver, atol=1e-4)
+        # ... and optimal to rounding: multipliers exist (a linear program
+        # finds them) with got = w + u + v on its support, w + u + v <= 0 off it.
+        assert_birkhoff_optimal(w, got)
+        # Sinkhorn scaling is another map, and farther from w.
+        assert np.linalg.norm(sinkhorn(w) - w) > np.linalg.norm(got - w) + 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=needs_float64)])
+def test_doubly_stochastic_residual_is_at_the_rounding_of_the_input(dtype, rng):
+    # The stated tolerance: column sums 1 to rounding (the last step puts
+    # every column on the simplex), row sums within 2 eps max(1, max|W|).
+    eps = np.finfo(dtype).eps
+    for n, scale in [(2, 1.0), (8, 0.01), (8, 1e3), (32, 1.0), (32, 30.0), (64, 1.0), (64, 100.0)]:
+        w = (scale * rng.normal(size=(n, n))).astype(dtype)
+        got = as_f64(sets.DoublyStochastic().project(tensor(w, dtype)))
+        peak = max(1.0, float(np.abs(w).max()))
+        assert got.min() >= 0.0
+        assert np.abs(got.sum(0) - 1).max() <= n * eps, (n, scale)
+        assert np.abs(got.sum(1) - 1).max() <= 2 * eps * peak + n * eps, (n, scale)
+
+
+def test_a_doubly_stochastic_matrix_is_returned_bit_for_bit(rng):
+    a = rng.uniform(size=(5, 5))
+    for _ in range(200):
+        a = a / a.sum(1, keepdims=True)
+        a = a / a.sum(0, keepdims=True)
+    w = a.astype("float32")
+    np.testing.assert_array_equal(to_numpy(sets.DoublyStochastic().project(w)), w)
+    permutation = np.eye(6, dtype="float32")[rng.permutation(6)]
+    projected = to_numpy(sets.DoublyStochastic().project(permutation))
+    np.testing.assert_array_equal(projected, permutation)
+
+
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=needs_float64)])
+def test_an_infinite_entry_of_a_doubly_stochastic_weight_goes_to_the_limit(dtype):
+    # W + t e_01 as t grows: the entry takes its row and column whole, and
+    # the rest is the projection of the remaining 2 x 2 block [[0, 3], [1, 0]].
+    w = np.array([[0.5, np.inf, -1.0], [2.0, 0.0, 3.0], [0.0, 1.0, 0.0]], dtype)
+    got = as_f64(sets.DoublyStochastic().project(tensor(w, dtype)))
+    rest = np.array([[2.0, 3.0], [0.0, 0.0]])  # rows 1, 2 and columns 0, 2
+    limit = np.zeros((3, 3))
+    limit[0, 1] = 1.0
+    limit[np.ix_([1, 2], [0, 2])] = sets.DoublyStochastic().project(rest)
+    np.testing.assert_allclose(got, limit, atol=8 * np.finfo(dtype).eps)
+    # And no different from a large finite entry, past which nothing moves.
+    far = w.copy()
+    far[0, 1] = 100.0
+    expected = as_f64(sets.DoublyStochastic().project(tensor(far, dtype)))
+    np.testing.assert_allclose(got, expected, atol=400 * np.finfo(dtype).eps)
+
+
+def test_doubly_stochastic_treats_each_matrix_on_its_own(rng):
+    w = rng.normal(size=(3, 5, 5)).astype("float32")
+    w[1] *= 1e3  # a matrix that takes many steps beside two that take few
+    together = to_numpy(sets.DoublyStochastic(batch_axis=0).project(w))
+    for k in range(3):
+        alone = to_numpy(sets.DoublyStochastic().project(w[k]))
+        np.testing.assert_array_equal(together[k], alone)
+
+
 # --- errors -------------------------------------------------------------------------
 
 
@@ -269,6 +384,7 @@ def test_a_psd_matrix_is_returned_bit_for_bit(rng):
         (constraints.Orthogonal(), (5,), r"Orthogonal needs a matrix: a weight of rank >= 2"),
         (constraints.Symmetric(), (4, 5), r"Symmetric needs square matrices; .* gives 4 x 5"),
         (constraints.PSD(), (3, 3, 2, 4), r"PSD needs square matrices; .* gives 18 x 4"),
+        (constraints.DoublyStochastic(), (6, 3), r"DoublyStochastic needs square matrices"),
         (constraints.Orthogonal(batch_axis=0), (4, 5), r"no axis is left for the rows"),
     ],
 )
@@ -343,6 +459,7 @@ def square_layers(constraint):
 
 SQUARE = [
     constraints.Symmetric(),
+    constraints.DoublyStochastic(),
     *([constraints.PSD(0.1), constraints.PSD(0.0, trace=1.0)] if keras_at_least(3, 3) else []),
 ]
 
