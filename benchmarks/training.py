@@ -45,6 +45,7 @@ def contenders():
         # Square matrices: one per tap of the one conv whose kernel has them.
         "Symmetric(batch_axis=(0, 1))": (kc.Symmetric(batch_axis=(0, 1)), MATRIX),
         "PSD(batch_axis=(0, 1))": (kc.PSD(batch_axis=(0, 1)), MATRIX),
+        "DoublyStochastic(batch_axis=(0, 1))": (kc.DoublyStochastic(batch_axis=(0, 1)), MATRIX),
         "keras NonNeg()": (keras.constraints.NonNeg(), None),
         "keras MaxNorm(1.0, axis=[0, 1, 2])": (keras.constraints.MaxNorm(1.0, [0, 1, 2]), None),
         "keras UnitNorm(axis=[0, 1, 2])": (keras.constraints.UnitNorm([0, 1, 2]), None),

@@ -367,12 +367,14 @@ def test_an_infinite_entry_of_a_doubly_stochastic_weight_goes_to_the_limit(dtype
 
 
 def test_doubly_stochastic_treats_each_matrix_on_its_own(rng):
+    # A neighbour that takes many steps (entries of 1e3) leaves the others
+    # bit for bit as beside one that takes few: each matrix stops on its own.
     w = rng.normal(size=(3, 5, 5)).astype("float32")
-    w[1] *= 1e3  # a matrix that takes many steps beside two that take few
-    together = to_numpy(sets.DoublyStochastic(batch_axis=0).project(w))
-    for k in range(3):
-        alone = to_numpy(sets.DoublyStochastic().project(w[k]))
-        np.testing.assert_array_equal(together[k], alone)
+    slow = w.copy()
+    slow[1] *= 1e3
+    fast = to_numpy(sets.DoublyStochastic(batch_axis=0).project(w))
+    beside_slow = to_numpy(sets.DoublyStochastic(batch_axis=0).project(slow))
+    np.testing.assert_array_equal(fast[[0, 2]], beside_slow[[0, 2]])
 
 
 # --- errors -------------------------------------------------------------------------
