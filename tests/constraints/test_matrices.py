@@ -366,6 +366,22 @@ def test_an_infinite_entry_of_a_doubly_stochastic_weight_goes_to_the_limit(dtype
     np.testing.assert_allclose(got, expected, atol=400 * np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=needs_float64)])
+def test_doubly_stochastic_stays_finite_across_the_float_range(dtype):
+    # Entries near the largest float (an infinity beside one gave NaN): the
+    # projection is then only determined to the input's rounding, eps max|W|,
+    # but the result is finite, non-negative, with unit column sums.
+    big = 0.9 * float(np.finfo(dtype).max)
+    for w in (
+        [[big, 1.0, 0.0], [0.0, -big, 2.0], [1.0, 1.0, 1.0]],
+        [[np.inf, big, 0.0], [0.0, 1.0, 2.0], [1.0, 1.0, 1.0]],
+        [[np.inf, -np.inf, 0.0], [np.inf, 1.0, 2.0], [1.0, 1.0, 1.0]],
+    ):
+        got = as_f64(sets.DoublyStochastic().project(tensor(np.array(w), dtype)))
+        assert np.all(np.isfinite(got)) and got.min() >= 0.0, got
+        np.testing.assert_allclose(got.sum(0), 1.0, atol=8 * np.finfo(dtype).eps)
+
+
 def test_doubly_stochastic_treats_each_matrix_on_its_own(rng):
     # A neighbour that takes many steps (entries of 1e3) leaves the others
     # bit for bit as beside one that takes few: each matrix stops on its own.
