@@ -10,6 +10,7 @@ both are upper bounds of the dense zero-padded matrix's norm (from
 from __future__ import annotations
 
 import itertools
+import json
 
 import keras
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 from keras_kernel_constraints import constraints, lipschitz
 from keras_kernel_constraints.constraints import ConvLipschitz
 from keras_kernel_constraints.lipschitz import conv_norm_bound, conv_operator_norm
-from tests.helpers import as_f64, keras_at_least, needs_float64, tensor, to_numpy
+from tests.helpers import as_f64, keras_at_least, needs_float64, run_python, tensor, to_numpy
 
 needs_eigh = pytest.mark.skipif(
     not keras_at_least(3, 3),
@@ -187,6 +188,32 @@ def test_a_conv2d_stays_one_lipschitz_through_a_compiled_fit_and_a_saved_file(tm
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.layers[0].kernel_constraint == constraint
+    # A fresh process, no custom_objects: the constraint comes back and keeps acting.
+    report = json.loads(
+        run_python(FRESH_LOADER, str(tmp_path / "m.keras"), str(tmp_path / "after.npy"))
+    )
+    assert report == {"config": constraint.get_config(), "module": type(constraint).__module__}
+    after = np.load(tmp_path / "after.npy").astype(np.float64)
+    assert not np.array_equal(after, kernel)  # it trained
+    assert np.linalg.norm(zero_padded_matrix(after, (8, 8), 1, "same"), 2) <= 1 + 1e-5
+
+
+FRESH_LOADER = r"""
+import json, sys
+import numpy as np
+import keras
+import keras_kernel_constraints
+
+path, out = sys.argv[1], sys.argv[2]
+model = keras.saving.load_model(path, safe_mode=True)
+constraint = model.layers[0].kernel.constraint
+rng = np.random.default_rng(1)
+x = rng.normal(size=(64, 8, 8, 2)).astype("float32")
+model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=True)
+model.fit(x, 5 * rng.normal(size=(64, 8, 8, 3)).astype("float32"), epochs=2, verbose=0)
+np.save(out, model.layers[0].kernel.numpy())
+print(json.dumps({"config": constraint.get_config(), "module": type(constraint).__module__}))
+"""
 
 
 def test_config_mirrors_init_and_the_name_resolves():
