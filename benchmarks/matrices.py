@@ -11,7 +11,8 @@ Each comparison checks that the anchor agrees with ours first. The first
 call of ours (tracing and XLA compilation) is in each row's label.
 
 Training step: Dense(512) -> Dense(512) -> Dense(10) on batch 64, each
-512x512 kernel constrained, against the same model unconstrained.
+512x512 kernel constrained (Orthogonal, SpectralBall, PSD), against the same
+model unconstrained.
 
     python -m benchmarks.matrices [--smoke] [--device cpu|gpu]
 """
@@ -145,6 +146,7 @@ def step_run(sizes: dict, placement: _timing.Placement) -> dict:
         "unconstrained, second copy (control)": None,
         "Orthogonal()": constraints.Orthogonal(),
         "SpectralBall(1.0)": constraints.SpectralBall(1.0),
+        "PSD()": constraints.PSD(),
     }
     steps = {}
     with placement.scope():
