@@ -20,7 +20,7 @@ from keras_kernel_constraints.constraints import (
     SumTo,
     UnitSphere,
 )
-from tests.helpers import as_f64, keras_at_least, sum_tolerance
+from tests.helpers import as_f64, sum_tolerance
 from tests.specs import allowed, max_violation, touches_boundary
 
 pytestmark = pytest.mark.slow  # jit-compiled fits of every constraint in every layer kind
@@ -101,7 +101,7 @@ CONSTRAINTS = [
     LinfBall(0.05),
     Monotone(min_value=0.0),
     Orthogonal(),
-    *([SpectralBall(0.5)] if keras_at_least(3, 3) else []),  # keras.ops.eigh
+    SpectralBall(0.5),
 ]
 
 
@@ -151,7 +151,7 @@ def test_layer_trains_under_xla_and_stays_feasible(make_layer, constraint):
 
 
 ROW_WISE = [Simplex(axis=-1), UnitSphere(axis=-1), L2Ball(0.5, axis=-1)]
-WHOLE_TABLE = [Orthogonal(), *([SpectralBall(0.5)] if keras_at_least(3, 3) else [])]
+WHOLE_TABLE = [Orthogonal(), SpectralBall(0.5)]
 
 
 @pytest.mark.parametrize("constraint", ROW_WISE + WHOLE_TABLE, ids=repr)

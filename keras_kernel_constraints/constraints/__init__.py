@@ -293,7 +293,7 @@ class SpectralBall(sets.SpectralBall, SetConstraint):
     kernel at inference is not normalised: here the saved kernel is in the
     set. The matrix is read as for ``Orthogonal``; note that the spectral
     norm of a conv kernel's flattened matrix bounds, but is not, the
-    operator norm of the convolution. Needs Keras >= 3.3.
+    operator norm of the convolution (``ConvLipschitz`` bounds that).
 
     Args:
         max_value: The largest singular value, ``> 0``.
@@ -325,7 +325,7 @@ class PSD(sets.PSD, SetConstraint):
     """Every (square) matrix symmetric with eigenvalues at least ``min_eigenvalue``,
     optionally of trace ``trace``: the eigenvalue clip (``sets.PSD``).
 
-    Needs Keras >= 3.3.
+    With ``trace``, needs Keras >= 3.3 (``keras.ops.eigh``).
 
     Args:
         min_eigenvalue: Smallest eigenvalue (0: positive semidefinite).

@@ -75,8 +75,8 @@ class SpectralBallPenalty(SetPenalty):
     distance of each matrix to the ball, which is the size of its singular
     values' excess over $c$. Its gradient is taken through the projection
     held fixed ($2(W - P(W))$ for ``power=2``, the exact gradient of the
-    squared distance to a convex set), never through ``eigh``, whose
-    gradient is undefined at repeated singular values. Needs Keras >= 3.3.
+    squared distance to a convex set), never through the projection's
+    Newton-Schulz steps.
 
     Args:
         max_value: The largest singular value, ``> 0``.
