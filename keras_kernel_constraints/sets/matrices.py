@@ -164,7 +164,9 @@ def _newton_schulz(x: Any, dtype: str) -> Any:
     x = x / reductions.maximum(bound, tiny)
     identity = ops.eye(columns, dtype=x.dtype)
     for a in polar_schedule(dtype, columns):
-        x = _newton_schulz_step(x, a, _gram(x), identity)
+        # The product form: the correction form below measured 1.05e-5 off
+        # the polar factor on JAX 0.4 (this form: within 1e-5 there).
+        x = _times(x, (1.5 * a) * identity - (0.5 * a**3) * _gram(x))
     return x
 
 
