@@ -292,21 +292,18 @@ class Orthogonal(_MatrixSet):
 # polar factor is needed only on singular values above t: on those below,
 # (I + sign) vanishes. Each pass clips at t = max(c, rho / _STEP), rho a bound
 # within n^(1/16) of the largest singular value, so the polar steps resolve
-# values down to 1 / (2 _STEP) of rho only (5-6 steps) and the passes needed
+# values down to 1 / (2 _STEP) of rho only (7 steps in float32) and the passes needed
 # grow as log4(sigma_max / c) (one when sigma_max <= _STEP c).
 _STEP = 4.0
 _UNMOVED = 4.0
 _GRAM_STEPS = 3
-SIGN_RESOLVED = {"float32": 4 * EPSILON["float32"], "float64": 4 * EPSILON["float64"]}
 
 
-@functools.cache
 def sign_schedule(dtype: str) -> tuple[float, ...]:
     """Newton-Schulz coefficients resolving the sign of eigenvalues down to rounding."""
-    return scaled_schedule(dtype, SIGN_RESOLVED[dtype])
+    return scaled_schedule(dtype, 4 * EPSILON[dtype])
 
 
-@functools.cache
 def clip_polar_schedule(dtype: str) -> tuple[float, ...]:
     """Newton-Schulz coefficients for the polar factor on singular values above rho / (2 _STEP)."""
     return scaled_schedule(dtype, 0.5 / _STEP)
@@ -317,7 +314,8 @@ def top_singular_bound(x: Any) -> Any:
     ``(matrices, 1, 1)``: sqrt(||(XᵀX)^(2^T)||_F^(1/2^T)), T = 3 Gram steps
     (Delattre et al., 2023), at most columns^(1/16) above it. Each Gram
     matrix is divided by its Frobenius norm (kept in logarithms) so
-    nothing overflows."""
+    nothing overflows; each norm counts as at least eps^4, so the bound is
+    positive (above 1e-26) even for the zero matrix."""
     gram = _gram(x)
     tiny = ops.convert_to_tensor(EPSILON["float32"] ** 4, dtype=x.dtype)
     log_bound = ops.zeros_like(gram[:, :1, :1])
@@ -343,7 +341,7 @@ def _sign(a: Any, dtype: str) -> Any:
 def _clip_pass(x: Any, c: Any, dtype: str) -> tuple[Any, Any]:
     """One pass over tall matrices: singular values above ``t = max(c, rho / _STEP)``
     set to ``t``; and whether ``t`` was above ``c``."""
-    rho = reductions.maximum(top_singular_bound(x), ops.convert_to_tensor(2.0**-100, x.dtype))
+    rho = top_singular_bound(x)
     threshold = reductions.maximum(c, rho / _STEP)
     q = x / rho
     identity = ops.eye(x.shape[-1], dtype=x.dtype)
@@ -630,7 +628,7 @@ def _eigenvalues_above(y: Any, low: Any, dtype: str) -> Any:
     """
     identity = ops.eye(y.shape[-1], dtype=y.dtype)
     shifted = y - low * identity
-    rho = reductions.maximum(top_singular_bound(shifted), ops.convert_to_tensor(2.0**-100, y.dtype))
+    rho = top_singular_bound(shifted)
     return low * identity + 0.5 * (shifted + _times(shifted, _sign(shifted / rho, dtype)))
 
 
