@@ -11,6 +11,7 @@ import keras
 
 from keras_kernel_constraints import constraints, sets
 from keras_kernel_constraints.constraints import (
+    Box,
     Monotone,
     NonNeg,
     SumTo,
@@ -19,6 +20,7 @@ from keras_kernel_constraints.regularizers import (
     BoxPenalty,
     DistancePenalty,
     FirstDifferencePenalty,
+    IntersectPenalty,
     L2BallPenalty,
     MonotonePenalty,
     NonNegPenalty,
@@ -47,7 +49,7 @@ def constraint_class(set_class):
 
 
 CONSTRAINTS = [
-    constraint_class(set_class)(**params)
+    constraint_class(set_class).from_config(params)
     for set_class in sets.ALL_SETS
     if set_class.__name__ in SPECS  # the sets this Keras runs
     for params in SPECS[set_class.__name__].examples
@@ -72,6 +74,8 @@ REGULARIZERS = [
     SecondDifferencePenalty(axis=-1, l1=0.0, l2=0.5),
     DistancePenalty(keras.constraints.MaxNorm(1.0), strength=1.0),
     OrthogonalPenalty(strength=0.1),
+    IntersectPenalty(SumTo(1.0, axis=[0, 1]), Box(-1.0, 5.0), strength=0.1),
+    IntersectPenalty(Monotone(axis=0), NonNeg(), strength=1.0, power=1),
     OrthogonalPenalty(axis=0, strength=1.0, power=1),
     *(
         [SpectralBallPenalty(1.0, strength=0.5), SpectralBallPenalty(0.5, axis=0, power=1)]

@@ -62,7 +62,7 @@ def cases(draw, cls, dtype):
     else:
         shape, axis = draw(shape_and_axis())
         params = draw(spec.params(shape, axis))
-    constraint = cls(**params)
+    constraint = cls.from_config(params)
     values = real(-MAGNITUDE[dtype], MAGNITUDE[dtype])
     x = draw(hnp.arrays(np.float64, shape, elements=values))
     y = draw(hnp.arrays(np.float64, shape, elements=values))

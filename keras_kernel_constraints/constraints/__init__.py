@@ -359,6 +359,25 @@ class DoublyStochastic(sets.DoublyStochastic, SetConstraint):
 
 
 @registry.register
+class Intersect(sets.Intersect, SetConstraint):
+    """The weights in every one of several sets: exact rules where they exist,
+    Dykstra's algorithm otherwise (``sets.Intersect``).
+
+    Args:
+        *sets: Constraints (or sets) of this package, all convex.
+        sweeps: Most Dykstra sweeps, for members no exact rule joins.
+        method: ``"auto"`` or ``"dykstra"``.
+
+    Example:
+
+        >>> # a sharpening kernel: sums to 1, every tap in [-1, 5]
+        >>> conv = keras.layers.Conv2D(
+        ...     8, 3, kernel_constraint=Intersect(SumTo(1.0, axis=(0, 1)), Box(-1.0, 5.0)))
+        >>> profile = Intersect(Monotone(), Simplex(axis=0))  # a cumulative, normalised FIR
+    """
+
+
+@registry.register
 class ConvLipschitz(keras.constraints.Constraint):
     r"""Scales a convolution kernel so that the layer is ``max_value``-Lipschitz.
 
@@ -481,6 +500,7 @@ symmetric = Symmetric
 psd = PSD
 doubly_stochastic = DoublyStochastic
 conv_lipschitz = ConvLipschitz
+intersect = Intersect
 
 ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     NonNeg,
@@ -499,6 +519,7 @@ ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     Symmetric,
     PSD,
     DoublyStochastic,
+    Intersect,
 )
 """Every public constraint class, one per set of ``sets.ALL_SETS``."""
 
@@ -542,6 +563,7 @@ __all__ = [
     "CappedSimplex",
     "ConvLipschitz",
     "DoublyStochastic",
+    "Intersect",
     "L1Ball",
     "L2Ball",
     "LinfBall",
@@ -559,6 +581,7 @@ __all__ = [
     "capped_simplex",
     "doubly_stochastic",
     "get",
+    "intersect",
     "l1_ball",
     "l2_ball",
     "linf_ball",

@@ -24,6 +24,7 @@ __all__ = [
     "project_box",
     "project_capped_simplex",
     "project_doubly_stochastic",
+    "project_intersection",
     "project_l1_ball",
     "project_l2_ball",
     "project_l2_sphere",
@@ -479,3 +480,27 @@ def project_doubly_stochastic(w: Any, *, axis: AxisLike = None, batch_axis: Axis
     """
     the_set = sets.DoublyStochastic(axis=axis, batch_axis=batch_axis)
     return the_set.project(w, owner="project_doubly_stochastic")
+
+
+def project_intersection(w: Any, *sets_: Any, sweeps: int = 1000, method: str = "auto") -> Any:
+    """Project onto the weights in every one of several sets (``sets.Intersect``):
+    exact rules where they exist, Dykstra's algorithm otherwise.
+
+    Args:
+        w: Floating-point tensor.
+        *sets_: The sets or constraints to intersect.
+        sweeps: Most Dykstra sweeps.
+        method: ``"auto"`` or ``"dykstra"``.
+
+    Returns:
+        Tensor of the same shape and dtype.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(project_intersection(np.array([7.0, -3.0, 0.0]),
+        ...                                 sets.SumTo(1.0), sets.Box(-1.0, 5.0)))
+        array([ 3., -1., -1.])
+    """
+    the_set = sets.Intersect(*sets_, sweeps=sweeps, method=method)
+    return the_set.project(w, owner="project_intersection")

@@ -31,7 +31,11 @@ from keras_kernel_constraints.regularizers._affine import (
     sum_to_penalty,
 )
 from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty, SetPenalty
-from keras_kernel_constraints.regularizers._companions import companion
+from keras_kernel_constraints.regularizers._companions import (
+    IntersectPenalty,
+    companion,
+    intersect_penalty,
+)
 from keras_kernel_constraints.regularizers._matrices import (
     OrthogonalPenalty,
     SpectralBallPenalty,
@@ -70,6 +74,7 @@ ALL_REGULARIZERS: tuple[type[Any], ...] = (
     FirstDifferencePenalty,
     SecondDifferencePenalty,
     DistancePenalty,
+    IntersectPenalty,
 )
 """Every public regularizer class."""
 
@@ -111,6 +116,7 @@ __all__ = [
     "BoxPenalty",
     "DistancePenalty",
     "FirstDifferencePenalty",
+    "IntersectPenalty",
     "L2BallPenalty",
     "MonotonePenalty",
     "NonNegPenalty",
@@ -126,6 +132,7 @@ __all__ = [
     "distance_penalty",
     "first_difference_penalty",
     "get",
+    "intersect_penalty",
     "l2_ball_penalty",
     "monotone_penalty",
     "non_neg_penalty",

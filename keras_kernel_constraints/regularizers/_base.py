@@ -170,7 +170,8 @@ class DistancePenalty(Penalty):
                 axes = tuple(a for a in range(len(shape)) if a not in resolved.batch_axes)
         else:
             axes = tuple(range(len(shape)))
-        diff = x - ops.stop_gradient(ops.cast(self.constraint(x), x.dtype))
+        project = self.constraint if callable(self.constraint) else self.constraint.project
+        diff = x - ops.stop_gradient(ops.cast(project(x), x.dtype))
         if not axes:
             return ops.sum(self._to_power(ops.abs(diff)))
         squared = ops.sum(ops.square(diff), axis=axes, keepdims=True)
@@ -212,7 +213,7 @@ def _constraint(identifier: Any) -> Any:
         return keras.constraints.get(identifier)
     if isinstance(identifier, type):
         return identifier()
-    if not callable(identifier):
+    if not callable(identifier) and not isinstance(identifier, sets.Set):
         raise ValueError(f"`constraint` must be callable; got {identifier!r}.")
     return identifier
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import KW_ONLY
 from typing import Any
 
+from keras import ops
+
 from keras_kernel_constraints import sets
+from keras_kernel_constraints._core import validation
+from keras_kernel_constraints._core.registry import register
 from keras_kernel_constraints.regularizers._affine import BoxPenalty, NonNegPenalty, SumToPenalty
 from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty
 from keras_kernel_constraints.regularizers._matrices import OrthogonalPenalty, SpectralBallPenalty
 from keras_kernel_constraints.regularizers._monotone import MonotonePenalty
 from keras_kernel_constraints.regularizers._norms import L2BallPenalty, NormBandPenalty
 from keras_kernel_constraints.regularizers._simplex import SimplexPenalty
+from keras_kernel_constraints.sets import Intersect
 
 
 def _monotone(s: Any, **kw: Any) -> Penalty:
@@ -73,8 +80,76 @@ def companion(constraint: Any, *, strength: float = 0.01, power: int | None = No
         >>> companion(SumTo(1.0, axis=(0, 1)), strength=0.1)
         SumToPenalty(value=1.0, axis=[0, 1], strength=0.1, power=2)
     """
+    if isinstance(constraint, Intersect):
+        return IntersectPenalty(
+            *constraint.sets, strength=strength, power=2 if power is None else power
+        )
     for klass in type(constraint).__mro__:
         if klass in COMPANIONS:
             make, default = COMPANIONS[klass]
             return make(constraint, strength=strength, power=default if power is None else power)
     return DistancePenalty(constraint, strength=strength, power=2 if power is None else power)
+
+
+@register
+@dataclasses.dataclass(frozen=True, repr=False, eq=False, init=False)
+class IntersectPenalty(Penalty):
+    r"""``strength`` times the sum of the members' companion penalties.
+
+    $$
+    R(w) = \lambda \sum_i v_i(w)^p
+    $$
+
+    The soft form of ``Intersect(*sets)``: zero exactly where every member's
+    companion is, that is on the intersection. Each member pays its own
+    closed-form violation (``companion``) or its distance.
+
+    Args:
+        *sets: The sets (or constraints, or their configs), as for ``Intersect``.
+        strength: Finite factor ``>= 0``.
+        power: ``2`` (default) or ``1``, for every member.
+
+    Example:
+
+        >>> from keras_kernel_constraints.constraints import Box, SumTo
+        >>> reg = IntersectPenalty(SumTo(1.0), Box(-1.0, 5.0), strength=1.0, power=1)
+        >>> float(reg(np.array([6.0, -2.0])))
+        5.0
+    """
+
+    sets: tuple[sets.Set, ...]
+    _: KW_ONLY
+    strength: float = 0.01
+    power: int = 2
+
+    def __init__(self, *sets: Any, strength: float = 0.01, power: int = 2) -> None:
+        self._normalize(
+            sets=Intersect(*sets).sets,
+            strength=validation.non_negative_number(strength, "strength"),
+            power=validation.power(power),
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "sets": Intersect(*self.sets).get_config()["sets"],
+            "strength": self.strength,
+            "power": self.power,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> IntersectPenalty:
+        config = dict(config)
+        return cls(*config.pop("sets"), **config)
+
+    def violation(self, x: Any) -> Any:
+        total = ops.zeros((), dtype=x.dtype)
+        for member in self.sets:
+            total = total + companion(member, strength=1.0, power=self.power).violation(x)
+        return total
+
+    def __repr__(self) -> str:
+        members = ", ".join(repr(m) for m in self.sets)
+        return f"IntersectPenalty({members}, strength={self.strength!r}, power={self.power!r})"
+
+
+intersect_penalty = IntersectPenalty

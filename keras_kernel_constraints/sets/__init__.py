@@ -21,6 +21,7 @@ from keras_kernel_constraints._core.layout import (
 )
 from keras_kernel_constraints.sets._base import Set
 from keras_kernel_constraints.sets.affine import Box, NonNegative, SumTo
+from keras_kernel_constraints.sets.intersect import Intersect
 from keras_kernel_constraints.sets.matrices import (
     PSD,
     DoublyStochastic,
@@ -49,6 +50,7 @@ ALL_SETS: tuple[type[Set], ...] = (
     Symmetric,
     PSD,
     DoublyStochastic,
+    Intersect,
 )
 """Every set of the package: the registry that the generic tests, the
 constraints' guard and the docs iterate over."""
@@ -61,6 +63,7 @@ __all__ = [
     "DoublyStochastic",
     "Elementwise",
     "Groups",
+    "Intersect",
     "L1Ball",
     "L2Ball",
     "Layout",

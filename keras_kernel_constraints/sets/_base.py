@@ -11,6 +11,10 @@ from keras_kernel_constraints._core import dtypes
 from keras_kernel_constraints._core.layout import Layout, ResolvedLayout
 from keras_kernel_constraints._core.params import Parameters
 
+PACKAGE_SETS: dict[str, type[Set]] = {}
+"""The package's own sets by class name, filled as their modules define them
+(``sets.ALL_SETS`` is the public, ordered list); for decoding saved members."""
+
 
 class Set(Parameters, abc.ABC):
     r"""A closed set of weights $C$, with its Euclidean projection.
@@ -48,6 +52,13 @@ class Set(Parameters, abc.ABC):
         >>> np.asarray(NonPositive().project(np.array([-1.0, 2.0])))
         array([-1.,  0.])
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith(
+            "keras_kernel_constraints.sets."
+        ) and not cls.__name__.startswith("_"):
+            PACKAGE_SETS[cls.__name__] = cls
 
     @property
     def convex(self) -> bool:

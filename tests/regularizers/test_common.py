@@ -43,6 +43,9 @@ VANISH_TOL = {"float64": 1e-12, "float32": 1e-5, "float16": 0.1, "bfloat16": 0.5
         (lambda: regularizers.DistancePenalty("no_such_set"), "constraint"),
         (lambda: regularizers.DistancePenalty(NonNeg(), power=0), "power"),
         (lambda: regularizers.FirstDifferencePenalty(l1=-0.1), "l1"),
+        (lambda: regularizers.IntersectPenalty(NonNeg(), strength=-1.0), "strength"),
+        (lambda: regularizers.IntersectPenalty(NonNeg(), power=3), "power"),
+        (lambda: regularizers.IntersectPenalty(), "sets"),
         (lambda: regularizers.SecondDifferencePenalty(l2=float("inf")), "l2"),
         (lambda: regularizers.SecondDifferencePenalty(axis=None), "axis"),
         (lambda: regularizers.FirstDifferencePenalty(axis=(0, 1)), "axis"),
@@ -66,7 +69,7 @@ def test_config_is_json_and_round_trips_exactly(reg):
 def test_lookup_by_class_name_and_snake_case_alias(cls):
     alias = _lookup.snake_case(cls.__name__)
     assert getattr(regularizers, alias) is cls
-    if cls is not DistancePenalty:  # needs a constraint, so no default instance
+    if cls not in (DistancePenalty, regularizers.IntersectPenalty):  # no default instance
         with defaults_warning(cls):
             assert type(regularizers.get(alias)) is cls
 

@@ -64,6 +64,9 @@ class Spec:
     shapes: tuple[tuple[int, ...], ...] = ((3, 3, 2, 4), (6, 5))
     cases: Any = None  # a strategy of (shape, params), or None: shape_and_axis + params
     minimum_keras: tuple[int, int] = (3, 0)
+    # (params, ndim) -> the axes one group spans, for sets whose groups are
+    # not those of ``layout`` (intersections); None: from ``layout``
+    groups: Callable[[Params, int], tuple[int, ...]] | None = None
 
     @property
     def usable(self) -> bool:
@@ -74,6 +77,8 @@ class Spec:
 
     def group(self, params: Params, ndim: int) -> tuple[int, ...]:
         """The axes of one group: ``()`` elementwise, a whole matrix for matrix sets."""
+        if self.groups is not None:
+            return self.groups(params, ndim)
         if self.layout == "elementwise":
             return ()
         if self.layout == "matrices":
@@ -147,11 +152,11 @@ def touches_boundary(obj: Any, w: Any, dtype: str = "float32") -> bool:
     return spec.touches_boundary(params, np.asarray(w, np.float64), dtype)
 
 
-from tests.specs import affine, matrices, monotone, norms, simplex
+from tests.specs import affine, intersect, matrices, monotone, norms, simplex
 
 ALL_SPECS: dict[str, Spec] = {
     spec.name: spec
-    for module in (affine, simplex, norms, monotone, matrices)
+    for module in (affine, simplex, norms, monotone, matrices, intersect)
     for spec in module.SPECS
 }
 """Every set's spec."""
