@@ -690,6 +690,10 @@ class ConstraintViolation(_EpochCallback):
     ``fit``'s ``History`` and in TensorBoard when this callback comes before
     ``keras.callbacks.TensorBoard`` in the list.
 
+    For an ``Intersect`` it also adds ``residual/<variable path>``: the
+    largest distance from the weight to any one of its sets, positive only
+    where Dykstra's algorithm ran out of sweeps (``Intersect.residual``).
+
     With constraints applied by the optimizer the values are 0 after every
     epoch. A positive value means some write bypassed the projection: a
     weight whose gradient was ``None`` (on TensorFlow and PyTorch Keras then
@@ -721,4 +725,8 @@ class ConstraintViolation(_EpochCallback):
             distance = float(((value - projected) ** 2).sum() ** 0.5)
             logs[f"violation/{variables_.path(variable)}"] = distance
             worst = max(worst, distance)
+            residual = getattr(constraint, "residual", None)
+            if callable(residual):  # an intersection: how far from its farthest member
+                value = float(keras.ops.convert_to_numpy(residual(variable)))
+                logs[f"residual/{variables_.path(variable)}"] = value
         logs["violation/max"] = worst

@@ -33,6 +33,13 @@ def test_sharpening_example_recovers_the_kernel(tmp_path):
     # printed to 6 decimals, TensorFlow's sum rounds to 1.000000, PyTorch's to 1.000001.
     assert abs(float(re.search(r"sum of entries: (\S+)", out).group(1)) - 1.0) <= 9 * 2**-23 * 5
     assert float(re.search(r"max abs error vs the sharpening kernel: (\S+)", out).group(1)) <= 0.05
+    boxed = out.split("with Intersect")[1]
+    assert abs(float(re.search(r"sum of entries: (\S+)", boxed).group(1)) - 1.0) <= 9 * 2**-23 * 5
+    low, high = map(float, re.search(r"taps within: \[(\S+), (\S+)\]", boxed).groups())
+    assert low >= -1.0 and high <= 5.0
+    assert (
+        float(re.search(r"max abs error vs the sharpening kernel: (\S+)", boxed).group(1)) <= 0.05
+    )
     assert (tmp_path / "k.png").exists()
 
 
