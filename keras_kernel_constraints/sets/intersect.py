@@ -36,9 +36,9 @@ from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints._core.params import is_plain_int
 from keras_kernel_constraints.sets._base import PACKAGE_SETS, Set
 from keras_kernel_constraints.sets._isotonic import isotonic_rows
-from keras_kernel_constraints.sets.affine import Box, shift_to_sum
+from keras_kernel_constraints.sets.affine import Box
 from keras_kernel_constraints.sets.monotone import Monotone
-from keras_kernel_constraints.sets.simplex import CappedSimplex, Simplex
+from keras_kernel_constraints.sets.simplex import CappedSimplex, Simplex, _share
 
 METHODS = ("auto", "dykstra")
 _KIND = {
@@ -49,8 +49,9 @@ _KIND = {
     "L2Ball": "ball",
 }
 BALL_HALVINGS = {"float32": 32, "float64": 64}
-"""Bisection steps on ``log t`` for a piece and a ball: ``log t`` spans at
-most 90 (float32; 710 in float64), halved to below the dtype's epsilon."""
+"""Bisection steps on the log of the length searched for a piece and a ball:
+it spans at most 180 (float32; 1420 in float64), halved to below the dtype's
+epsilon."""
 
 Projection = Callable[[Any], Any]
 
@@ -397,9 +398,9 @@ def _sum_within(
             return edge + sign * beyond
 
         return one_sided
-    return lambda rows: shift_to_sum(
-        rows, rows_layout(rows), ops.convert_to_tensor(total, dtype=rows.dtype)
-    )
+    # The careful shift: the mean is removed, with its rounding, before the target
+    # is shared out, so a target far below the entries is not rounded away.
+    return lambda rows: _share(rows, ops.ones_like(rows, dtype="bool"), total)
 
 
 # --- a piece and a ball -------------------------------------------------------
@@ -431,28 +432,40 @@ def _ball_search(piece: _Piece, ball: tuple[Set, Resolved], dtype: str, owner: s
     def norm(x: Any) -> Any:
         return reductions.group_norm_parts(x, axes)[2]
 
+    def direction(x: Any) -> tuple[Any, Any]:
+        """``x / |x|`` per group, and ``log |x|``, neither overflowing nor dividing by 0."""
+        peak = ops.max(ops.abs(x), axis=axes, keepdims=True) if axes else ops.abs(x)
+        peak = ops.where(peak > 0, peak, ops.ones_like(peak))
+        root = ops.sqrt(peak)  # x / peak twice by its root: 1 / peak may be subnormal
+        unit = (x / root) / root
+        spread = (
+            ops.sqrt(ops.sum(ops.square(unit), axis=axes, keepdims=True)) if axes else ops.abs(unit)
+        )
+        spread = ops.where(spread > 0, spread, ops.ones_like(spread))
+        return unit / spread, ops.log(peak) + ops.log(spread)
+
     def project(x: Any) -> Any:
         x = reductions.largest_for_infinite(x)
         first = piece.project(x)
         r = ops.convert_to_tensor(radius, dtype=x.dtype)
         inside = norm(first) <= r
-        # t = (r - |P_C(0)|) / |w| is inside (P_C is 1-Lipschitz), so the
-        # search starts from a bracket whose left end is feasible.
+        # Search the length s of s * x / |x|: s = r - |P_C(0)| is inside (P_C is
+        # 1-Lipschitz) and s = |x| is the weight itself, so the bracket's left end
+        # is feasible, and lengths from 1e-38 to 1e38 are all representable.
+        unit, log_size = direction(x)
         floor = norm(piece.project(ops.zeros_like(x)))
-        size = norm(x)
-        tiny = ops.convert_to_tensor(EPSILON[dtype] ** 4, dtype=x.dtype)
-        start = (r - floor) / reductions.maximum(size, tiny)
-        left = ops.log(ops.clip(start, tiny, ops.ones_like(start)))
-        right = ops.zeros_like(left)
+        shortest = reductions.maximum(r - floor, r * EPSILON[dtype])
+        left = reductions.minimum(ops.log(shortest), log_size)
+        right = log_size
 
         def halve(_: Any, bracket: tuple[Any, Any]) -> tuple[Any, Any]:
             left, right = bracket
             middle = 0.5 * (left + right)
-            fits = norm(piece.project(ops.exp(middle) * x)) <= r
+            fits = norm(piece.project(ops.exp(middle) * unit)) <= r
             return ops.where(fits, middle, left), ops.where(fits, right, middle)
 
         left, right = ops.fori_loop(0, halvings, halve, (left, right))
-        return ops.where(inside, first, piece.project(ops.exp(left) * x))
+        return ops.where(inside, first, piece.project(ops.exp(left) * unit))
 
     return project
 

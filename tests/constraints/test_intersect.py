@@ -287,3 +287,25 @@ def test_every_package_set_is_known_by_name_for_saved_members():
     from keras_kernel_constraints.sets._base import PACKAGE_SETS
 
     assert {cls.__name__: cls for cls in sets.ALL_SETS} == PACKAGE_SETS
+
+
+@pytest.mark.parametrize(
+    "dtype, scale", [("float32", 1e30), pytest.param("float64", 1e300, marks=needs_float64)]
+)
+@pytest.mark.parametrize(
+    "members",
+    [
+        [sets.Box(-1.0, 1.0), sets.L2Ball(1.5, axis=-1)],
+        [sets.Simplex(axis=-1), sets.L2Ball(0.6, axis=-1)],
+        [sets.Monotone(axis=-1), sets.SumTo(1.0, axis=-1), sets.L2Ball(2.0, axis=-1)],
+    ],
+    ids=["box", "simplex", "monotone sum"],
+)
+def test_the_ball_search_reaches_weights_of_any_scale(members, dtype, scale, rng):
+    y = rng.normal(size=(20, 7)) * scale
+    y[0] = 0.0
+    got = as_f64(sets.Intersect(*members).project(tensor(y, dtype)))
+    assert np.all(np.isfinite(got))
+    eps = 2.0**-23 if dtype == "float32" else 2.0**-52
+    for m in members:
+        assert np.linalg.norm(got - as_f64(m.project(tensor(got, dtype)))) <= 16 * eps * 7
