@@ -465,7 +465,9 @@ def _ball_search(piece: _Piece, ball: tuple[Set, Resolved], dtype: str, owner: s
             return ops.where(fits, middle, left), ops.where(fits, right, middle)
 
         left, right = ops.fori_loop(0, halvings, halve, (left, right))
-        return ops.where(inside, first, piece.project(ops.exp(left) * unit))
+        # A NaN poisons its whole ball group (max() may skip it on some backends).
+        poison = ops.sum(x * 0, axis=axes, keepdims=True) if axes else x * 0
+        return ops.where(inside, first, piece.project(ops.exp(left) * unit)) + poison
 
     return project
 
