@@ -94,6 +94,7 @@ class Intersect(Set):
     Example:
 
         >>> import numpy as np
+        >>> from keras_kernel_constraints.sets import Box, SumTo
         >>> sharpen = Intersect(SumTo(1.0), Box(-1.0, 5.0))
         >>> np.asarray(sharpen.project(np.array([7.0, -3.0, 0.0])))
         array([ 3., -1., -1.])
