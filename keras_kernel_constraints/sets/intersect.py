@@ -157,10 +157,10 @@ class Intersect(Set):
         After ``project``, positive only where Dykstra ran out of sweeps.
         """
         owner = owner or type(self).__name__
-        distances = []
-        for m in self.sets:
-            x = ops.convert_to_tensor(w)
-            distances.append(ops.sqrt(ops.sum(ops.square(x - m.project(x, owner=owner)))))
+        x = ops.convert_to_tensor(w)
+        distances = [
+            ops.sqrt(ops.sum(ops.square(x - m.project(x, owner=owner)))) for m in self.sets
+        ]
         return ops.max(ops.stack(distances))
 
 
