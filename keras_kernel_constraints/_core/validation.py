@@ -204,6 +204,15 @@ def ordered_axis(axis, name: str = "axis") -> int:
     return int(axis)
 
 
+def optional_index(value, name: str, meaning: str) -> int | None:
+    """Return ``value`` as an int, or None, or raise naming ``name`` and what it indexes."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise ValueError(f"`{name}` must be None or an int, {meaning}; got {value!r}.")
+    return int(value)
+
+
 def boolean(value, name: str) -> bool:
     """Return ``value`` if it is a bool, or raise naming ``name``."""
     if not isinstance(value, bool):

@@ -259,6 +259,35 @@ class Monotone(sets.Monotone, SetConstraint):
 
 
 @registry.register
+class Unimodal(sets.Unimodal, SetConstraint):
+    """Keeps every slice along ``axis`` rising to one peak, then falling: the
+    exact unimodal projection (``sets.Unimodal``).
+
+    A bump-shaped kernel (a smoothing or matched filter, a dose-response
+    profile) whose peak may move while it trains (``mode=None``), or stays
+    at one tap (``mode=k``, a convex set). ``axis=0`` is the tap axis of a
+    Conv1D kernel ``(taps, in, out)``.
+
+    Args:
+        mode: ``None`` (default) for a free peak, or the peak's index
+            (negative counts from the end).
+        axis: The axis of the sequence, one int (default 0).
+
+    Raises:
+        ValueError: at construction for a non-int ``mode`` or ``axis``; on
+            first use for a scalar weight, an ``axis`` out of range, or a
+            ``mode`` outside the slice.
+
+    Example:
+
+        >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Unimodal(mode=4))
+        >>> import numpy as np
+        >>> np.asarray(Unimodal()(np.array([0.0, 2.0, 1.0, 3.0, 0.0])))
+        array([0. , 1.5, 1.5, 3. , 0. ])
+    """
+
+
+@registry.register
 class Orthogonal(sets.Orthogonal, SetConstraint):
     """Orthonormal columns (rows, for a wide matrix): the nearest orthogonal kernel
     after every step, by the polar factor (``sets.Orthogonal``).
@@ -494,6 +523,7 @@ unit_sphere = UnitSphere
 norm_band = NormBand
 linf_ball = LinfBall
 monotone = Monotone
+unimodal = Unimodal
 orthogonal = Orthogonal
 spectral_ball = SpectralBall
 symmetric = Symmetric
@@ -514,6 +544,7 @@ ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     NormBand,
     LinfBall,
     Monotone,
+    Unimodal,
     Orthogonal,
     SpectralBall,
     Symmetric,
@@ -576,6 +607,7 @@ __all__ = [
     "SpectralBall",
     "SumTo",
     "Symmetric",
+    "Unimodal",
     "UnitSphere",
     "box",
     "capped_simplex",
@@ -594,5 +626,6 @@ __all__ = [
     "spectral_ball",
     "sum_to",
     "symmetric",
+    "unimodal",
     "unit_sphere",
 ]

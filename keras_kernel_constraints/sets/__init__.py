@@ -32,6 +32,7 @@ from keras_kernel_constraints.sets.matrices import (
 from keras_kernel_constraints.sets.monotone import Monotone
 from keras_kernel_constraints.sets.norms import L2Ball, LinfBall, NormBand, Sphere
 from keras_kernel_constraints.sets.simplex import CappedSimplex, L1Ball, Simplex
+from keras_kernel_constraints.sets.unimodal import Unimodal
 
 ALL_SETS: tuple[type[Set], ...] = (
     NonNegative,
@@ -45,6 +46,7 @@ ALL_SETS: tuple[type[Set], ...] = (
     NormBand,
     LinfBall,
     Monotone,
+    Unimodal,
     Orthogonal,
     SpectralBall,
     Symmetric,
@@ -81,4 +83,5 @@ __all__ = [
     "Sphere",
     "SumTo",
     "Symmetric",
+    "Unimodal",
 ]

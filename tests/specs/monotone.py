@@ -109,3 +109,126 @@ SPECS = (
         penalty="MonotonePenalty",
     ),
 )
+
+
+@st.composite
+def unimodal_params(draw, shape):
+    """Any ordered axis; a free peak or any index of it (negative ones too)."""
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    n = shape[axis]
+    mode = draw(st.one_of(st.none(), st.integers(-n, n - 1))) if n else None
+    return {"mode": mode, "axis": axis}
+
+
+def _rows(params, w):
+    moved = np.moveaxis(w, params["axis"], -1)
+    return moved.reshape(-1, moved.shape[-1]), moved.shape
+
+
+def _split_violation(row, j):
+    """How far ``row`` is from rising over its first ``j`` entries and falling after."""
+    rise, fall = np.diff(row[:j]), np.diff(row[j:])
+    return max(0.0, -rise.min(initial=0.0), fall.max(initial=0.0))
+
+
+def unimodal_violation(params, w):
+    """Largest, over slices, order shortfall at the best split (fixed: at the peak)."""
+    rows, _ = _rows(params, w)
+    n = rows.shape[-1]
+    if params["mode"] is None:
+        splits = range(n + 1)
+    else:
+        # Peak at k: the first k + 1 entries rise and the last n - k fall.
+        k = params["mode"] % n
+        splits = [k + 1]
+    worst = 0.0
+    for row in rows:
+        at_peak = [_split_violation(row, j) for j in splits]
+        if params["mode"] is not None:
+            k = params["mode"] % n
+            at_peak = [max(at_peak[0], row[k + 1] - row[k] if k + 1 < n else 0.0)]
+        worst = max(worst, min(at_peak))
+    return worst
+
+
+def unimodal_touches(params, w, dtype):
+    """Active: two neighbours equal (a pooled block)."""
+    tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
+    return bool(np.any(np.abs(np.diff(w, axis=params["axis"])) <= tol))
+
+
+def _fixed_peak(row, k):
+    """The nearest sequence rising to index ``k`` then falling, by enumeration.
+
+    The solution's top block ``[i, end]`` (holding ``k``) takes the mean of
+    ``row`` over it, and the entries left and right of it are the isotonic
+    fits of their own parts (their link to the block is slack). Every such
+    candidate that rises to ``k`` and falls after is feasible, and the
+    solution is one of them: the feasible candidate of least cost is it.
+    """
+    n = row.size
+    best = None
+    for i in range(k + 1):
+        for end in range(k, n):
+            top = np.full(end + 1 - i, row[i : end + 1].mean())
+            rise = optimize.isotonic_regression(row[:i]).x if i else row[:0]
+            fall = (
+                optimize.isotonic_regression(row[end + 1 :], increasing=False).x
+                if end + 1 < n
+                else row[:0]
+            )
+            fit = np.concatenate([rise, top, fall])
+            if max(rise.max(initial=-np.inf), fall.max(initial=-np.inf)) > top[0]:
+                continue
+            cost = float(np.sum((fit - row) ** 2))
+            if best is None or cost < best[0]:
+                best = (cost, fit)
+    return best[1]
+
+
+def unimodal_reference(params, w):
+    """Brute force with scipy's isotonic regression: over the split for a free
+    peak (Stout, 2008), over the top block for a fixed one."""
+    rows, moved_shape = _rows(params, w)
+    n = rows.shape[-1]
+    out = []
+    for row in rows:
+        if params["mode"] is not None:
+            out.append(_fixed_peak(row, params["mode"] % n) if n > 1 else row)
+            continue
+        best = None
+        for j in range(n + 1):
+            rise = optimize.isotonic_regression(row[:j]).x if j else row[:0]
+            fall = optimize.isotonic_regression(row[j:], increasing=False).x if j < n else row[:0]
+            fit = np.concatenate([rise, fall])
+            cost = float(np.sum((fit - row) ** 2))
+            if best is None or cost < best[0]:
+                best = (cost, fit)
+        out.append(best[1])
+    back = np.array(out).reshape(moved_shape)
+    return np.moveaxis(back, -1, params["axis"])
+
+
+SPECS += (
+    Spec(
+        name="Unimodal",
+        layout="slices",
+        params=lambda shape, axis: unimodal_params(shape),
+        examples=(
+            {"mode": None, "axis": 0},
+            {"mode": 1, "axis": 0},
+            {"mode": -1, "axis": -1},
+        ),
+        violation=unimodal_violation,
+        allowance=entry_allowance,
+        touches_boundary=unimodal_touches,
+        reference=unimodal_reference,
+        convex=lambda params: params["mode"] is not None,
+        bad_arguments=(
+            ({"mode": 1.5}, "`mode` must be None or an int"),
+            ({"mode": "peak"}, "`mode`"),
+            ({"mode": True}, "`mode`"),
+            ({"axis": (0, 1)}, "`axis` must be one int"),
+        ),
+    ),
+)
