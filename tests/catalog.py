@@ -18,6 +18,7 @@ from keras_kernel_constraints.constraints import (
 )
 from keras_kernel_constraints.regularizers import (
     BoxPenalty,
+    ConvexityPenalty,
     DistancePenalty,
     FirstDifferencePenalty,
     IntersectPenalty,
@@ -72,6 +73,8 @@ REGULARIZERS = [
     DistancePenalty(Monotone(min_value=0.0, max_value=2.0), strength=0.5),
     FirstDifferencePenalty(l1=0.01, l2=0.1),
     SecondDifferencePenalty(axis=-1, l1=0.0, l2=0.5),
+    ConvexityPenalty(strength=0.5),
+    ConvexityPenalty(True, axis=-1, strength=1.0, power=1),
     DistancePenalty(keras.constraints.MaxNorm(1.0), strength=1.0),
     OrthogonalPenalty(strength=0.1),
     IntersectPenalty(SumTo(1.0, axis=[0, 1]), Box(-1.0, 5.0), strength=0.1),

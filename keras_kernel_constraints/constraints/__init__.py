@@ -288,6 +288,44 @@ class Unimodal(sets.Unimodal, SetConstraint):
 
 
 @registry.register
+class Convex(sets.Convex, SetConstraint):
+    """Keeps every slice along ``axis`` convex (non-negative second differences):
+    the exact projection, by a batched active-set solve (``sets.Convex``).
+
+    ``axis=0`` is the tap axis of a Conv1D kernel ``(taps, in, out)``.
+    ``Intersect(Convex(), Monotone())`` adds an order.
+
+    Args:
+        axis: The axis of the sequence, one int (default 0).
+
+    Raises:
+        ValueError: at construction for a non-int ``axis``; on first use for
+            a scalar weight or an ``axis`` out of range.
+
+    Example:
+
+        >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Convex())
+        >>> import numpy as np
+        >>> np.asarray(Convex()(np.array([0.0, 3.0, 0.0, 3.0])))
+        array([0.3, 1.2, 2.1, 3. ])
+    """
+
+
+@registry.register
+class Concave(sets.Concave, SetConstraint):
+    """Keeps every slice along ``axis`` concave (non-positive second differences):
+    ``-Convex()(-w)`` (``sets.Concave``).
+
+    Args:
+        axis: The axis of the sequence, one int (default 0).
+
+    Example:
+
+        >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Concave())
+    """
+
+
+@registry.register
 class Orthogonal(sets.Orthogonal, SetConstraint):
     """Orthonormal columns (rows, for a wide matrix): the nearest orthogonal kernel
     after every step, by the polar factor (``sets.Orthogonal``).
@@ -524,6 +562,8 @@ norm_band = NormBand
 linf_ball = LinfBall
 monotone = Monotone
 unimodal = Unimodal
+convex = Convex
+concave = Concave
 orthogonal = Orthogonal
 spectral_ball = SpectralBall
 symmetric = Symmetric
@@ -545,6 +585,8 @@ ALL_CONSTRAINTS: tuple[type[SetConstraint], ...] = (
     LinfBall,
     Monotone,
     Unimodal,
+    Convex,
+    Concave,
     Orthogonal,
     SpectralBall,
     Symmetric,
@@ -592,7 +634,9 @@ __all__ = [
     "PSD",
     "Box",
     "CappedSimplex",
+    "Concave",
     "ConvLipschitz",
+    "Convex",
     "DoublyStochastic",
     "Intersect",
     "L1Ball",
@@ -611,6 +655,8 @@ __all__ = [
     "UnitSphere",
     "box",
     "capped_simplex",
+    "concave",
+    "convex",
     "doubly_stochastic",
     "get",
     "intersect",

@@ -43,10 +43,12 @@ from keras_kernel_constraints.regularizers._matrices import (
     spectral_ball_penalty,
 )
 from keras_kernel_constraints.regularizers._monotone import (
+    ConvexityPenalty,
     FirstDifferencePenalty,
     MonotonePenalty,
     SecondDifferencePenalty,
     _DifferencePenalty,
+    convexity_penalty,
     first_difference_penalty,
     monotone_penalty,
     second_difference_penalty,
@@ -69,6 +71,7 @@ ALL_REGULARIZERS: tuple[type[Any], ...] = (
     L2BallPenalty,
     NormBandPenalty,
     MonotonePenalty,
+    ConvexityPenalty,
     OrthogonalPenalty,
     SpectralBallPenalty,
     FirstDifferencePenalty,
@@ -114,6 +117,7 @@ __getattr__ = retired_names(
 __all__ = [
     "ALL_REGULARIZERS",
     "BoxPenalty",
+    "ConvexityPenalty",
     "DistancePenalty",
     "FirstDifferencePenalty",
     "IntersectPenalty",
@@ -129,6 +133,7 @@ __all__ = [
     "SumToPenalty",
     "box_penalty",
     "companion",
+    "convexity_penalty",
     "distance_penalty",
     "first_difference_penalty",
     "get",

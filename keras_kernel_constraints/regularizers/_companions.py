@@ -15,7 +15,7 @@ from keras_kernel_constraints._core.registry import register
 from keras_kernel_constraints.regularizers._affine import BoxPenalty, NonNegPenalty, SumToPenalty
 from keras_kernel_constraints.regularizers._base import DistancePenalty, Penalty
 from keras_kernel_constraints.regularizers._matrices import OrthogonalPenalty, SpectralBallPenalty
-from keras_kernel_constraints.regularizers._monotone import MonotonePenalty
+from keras_kernel_constraints.regularizers._monotone import ConvexityPenalty, MonotonePenalty
 from keras_kernel_constraints.regularizers._norms import L2BallPenalty, NormBandPenalty
 from keras_kernel_constraints.regularizers._simplex import SimplexPenalty
 from keras_kernel_constraints.sets import Intersect
@@ -40,6 +40,8 @@ COMPANIONS: dict[type[sets.Set], tuple[Callable[..., Penalty], int]] = {
     sets.Sphere: (lambda s, **kw: NormBandPenalty(s.radius, s.radius, axis=s.axis, **kw), 2),
     sets.NormBand: (lambda s, **kw: NormBandPenalty(s.min_norm, s.max_norm, axis=s.axis, **kw), 2),
     sets.Monotone: (_monotone, 2),
+    sets.Convex: (lambda s, **kw: ConvexityPenalty(axis=s.axis, **kw), 2),
+    sets.Concave: (lambda s, **kw: ConvexityPenalty(True, axis=s.axis, **kw), 2),
     sets.Orthogonal: (
         lambda s, **kw: OrthogonalPenalty(axis=s.axis, batch_axis=s.batch_axis, **kw),
         2,

@@ -76,6 +76,54 @@ class MonotonePenalty(SetPenalty):
         return ops.sum(self._to_power(ops.relu(self.min_step - steps)))
 
 
+@register
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class ConvexityPenalty(SetPenalty):
+    r"""``strength * sum(relu(-d2w) ** power)``: the soft ``Convex`` (or ``Concave``).
+
+    $$
+    R(w) = \lambda \sum_i \max\bigl(-(w_{i+1} - 2 w_i + w_{i-1}), 0\bigr)^p
+    \ \text{along axis}
+    $$
+
+    Zero exactly on the convex slices (``concave=True``: the second
+    differences are negated, zero on the concave ones); its gradient pulls
+    only where the curvature has the wrong sign.
+
+    Args:
+        concave: ``False`` (default) for convex, ``True`` for concave.
+        axis: The axis of the sequence, one int (default 0).
+        strength: Finite factor ``>= 0``.
+        power: ``2`` (default) or ``1``.
+
+    Example:
+
+        >>> import numpy as np
+        >>> float(ConvexityPenalty(strength=1.0, power=1)(np.array([0.0, 2.0, 1.0, 3.0])))
+        3.0
+    """
+
+    concave: bool = False
+    _: KW_ONLY
+    axis: int = 0
+    strength: float = 0.01
+    power: int = 2
+
+    set_type = sets.Convex
+
+    def __post_init__(self) -> None:
+        validation.boolean(self.concave, "concave")
+        super().__post_init__()
+
+    def violation(self, x: Any) -> Any:
+        curvature = differences(x, self._layout(x).axes[0], 2)
+        if curvature is None:
+            return ops.zeros((), dtype=x.dtype)
+        if self.concave:
+            curvature = -curvature
+        return ops.sum(self._to_power(ops.relu(-curvature)))
+
+
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class _DifferencePenalty(CheckedRegularizer):
     r"""``l1 * sum|D w| + l2 * sum (D w)**2`` for a finite-difference operator ``D``.
@@ -163,5 +211,6 @@ class SecondDifferencePenalty(_DifferencePenalty):
 
 
 monotone_penalty = MonotonePenalty
+convexity_penalty = ConvexityPenalty
 first_difference_penalty = FirstDifferencePenalty
 second_difference_penalty = SecondDifferencePenalty

@@ -21,6 +21,7 @@ from keras_kernel_constraints._core.layout import (
 )
 from keras_kernel_constraints.sets._base import Set
 from keras_kernel_constraints.sets.affine import Box, NonNegative, SumTo
+from keras_kernel_constraints.sets.curvature import Concave, Convex
 from keras_kernel_constraints.sets.intersect import Intersect
 from keras_kernel_constraints.sets.matrices import (
     PSD,
@@ -47,6 +48,8 @@ ALL_SETS: tuple[type[Set], ...] = (
     LinfBall,
     Monotone,
     Unimodal,
+    Convex,
+    Concave,
     Orthogonal,
     SpectralBall,
     Symmetric,
@@ -62,6 +65,8 @@ __all__ = [
     "PSD",
     "Box",
     "CappedSimplex",
+    "Concave",
+    "Convex",
     "DoublyStochastic",
     "Elementwise",
     "Groups",

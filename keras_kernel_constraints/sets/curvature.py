@@ -1,0 +1,408 @@
+"""Convex and concave sequences: the exact projection by a primal active set.
+
+Every 1-D slice along ``axis`` is one sequence. A slice ``y`` of length
+``n`` is projected onto ``{x : x[i-1] - 2 x[i] + x[i+1] >= 0}``, a
+polyhedral cone with no pool-adjacent-violators algorithm (cyclic
+projections need more than 10,000 sweeps at ``n = 64``). The solution is a
+continuous piecewise-linear sequence whose kinks ("knots") sit where the
+second difference is positive. The method keeps a working set of second
+differences held at zero (the complement are the knots) and a feasible
+iterate, as the primal active-set method for quadratic programs does
+(Nocedal and Wright, 2006, algorithm 16.3), with every row of a batch at
+its own stage:
+
+1. Fit ``y`` by the piecewise-linear sequence with the current knots: the
+   normal equations in the hat-function basis are tridiagonal (diagonally
+   dominant), solved for all rows at once by parallel cyclic reduction
+   over links to the neighbouring knots (pointer jumping, ``log2 n``
+   levels, static shapes).
+2. If that fit has a negative second difference at a knot, step from the
+   iterate towards it as far as feasibility allows and hold the blocking
+   second differences at zero.
+3. Otherwise read the multipliers of the held ones: on a segment between
+   knots ``a < b`` they are ``lambda = -G r`` with ``r`` = fit ``- y`` and
+   ``G`` the segment's Green's function
+   ``(min(c, j) - a)(b - max(c, j)) / (b - a)``. Negative ones are released
+   (all at once); when none is negative (to the rounding of ``G`` applied
+   to ``|fit| + |y|``) the fit satisfies the KKT conditions: feasible,
+   ``lambda >= 0``, complementary, and ``x - y = D^T lambda``.
+
+The multipliers are computed per segment, never as a running double sum
+over the whole slice: the rounding of a knot's value is amplified by the
+square of the distance it is summed over, and a global sum made float32
+decisions wrong at ``n >= 64``.
+
+Iterations are bounded by ``3 n``; the iterate is feasible at every step,
+so a row that ran out (none did in the tests) is convex but not nearest.
+Measured: at most ``0.45 n`` iterations on noisy data for ``n`` up to 256.
+Each iteration costs ``O(n log n)`` for the solve and ``O(n^2)`` for the
+multipliers and the right-hand side (dense, per row).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import KW_ONLY
+from typing import Any, ClassVar
+
+from keras import backend, ops
+
+from keras_kernel_constraints._core import dtypes, validation
+from keras_kernel_constraints._core.dtypes import EPSILON, MAX_EXPONENT
+from keras_kernel_constraints._core.layout import Layout, Slices
+from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
+from keras_kernel_constraints.sets._base import Set
+
+# Rounding multiples of eps in the feasibility and multiplier tests.
+_ROUNDING = 4.0
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class _Curvature(Set):
+    """Second differences of one sign along ``axis`` (abstract: ``Convex``, ``Concave``)."""
+
+    _: KW_ONLY
+    axis: int = 0
+
+    sign: ClassVar[float]
+
+    def __post_init__(self) -> None:
+        self._normalize(axis=validation.ordered_axis(self.axis))
+
+    @property
+    def layout(self) -> Layout:
+        return Slices(self.axis)
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        rows, restore = layout.to_rows(x)
+        if layout.size < 3:
+            # Every short slice is in the set; a NaN still poisons its slice,
+            # as in every other set (no silent numbers beside it).
+            poisoned = ops.any(ops.isnan(rows), axis=-1, keepdims=True)
+            return restore(ops.where(poisoned, ops.full_like(rows, float("nan")), rows))
+        solution, _ = convex_rows(self.sign * rows)
+        return restore(self.sign * solution)
+
+    def certificate(self, w: Any) -> dict[str, Any]:
+        """The projection of ``w`` with its KKT certificate, per slice.
+
+        Returns a dict of tensors: ``projection`` (shaped like ``w``), and
+        for every slice (in the order of the rows of ``layout.to_rows``):
+        ``iterations``, ``primal`` (the largest negative second difference,
+        sign-corrected for ``Concave``), ``dual`` (the largest negative
+        multiplier), and ``stationarity`` (``max |x - y - D^T lambda|``).
+        All are zero in exact arithmetic; rounding leaves a few eps of the
+        slice's scale.
+        """
+        owner = type(self).__name__
+        w, dtype = dtypes.float_tensor(w, owner)
+        layout = self.resolve(tuple(w.shape), dtype, owner)
+        x = ops.cast(w, layout.compute_dtype)
+        rows, restore = layout.to_rows(x)
+        if layout.size < 3:
+            zero = ops.zeros((rows.shape[0],), rows.dtype)
+            return {
+                "projection": w,
+                "iterations": zero,
+                "primal": zero,
+                "dual": zero,
+                "stationarity": zero,
+            }
+        y = self.sign * rows
+        solution, report = convex_rows(y)
+        return {"projection": ops.cast(restore(self.sign * solution), dtype), **report}
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Convex(_Curvature):
+    r"""Every slice along ``axis`` convex: non-negative second differences.
+
+    For a slice $w \in \mathbb{R}^n$:
+
+    $$
+    C = \{x : x_{i-1} - 2x_i + x_{i+1} \ge 0,\ 0 < i < n - 1\}, \qquad
+    P(w) = w + D^\top \lambda,\ \ \lambda = \underset{\lambda \ge 0}{\mathrm{arg\,min}}
+    \|D^\top \lambda + w\|_2
+    $$
+
+    with $D$ the second-difference matrix: the dual is a non-negative
+    least-squares problem. It is solved exactly by a batched primal
+    active-set method (module docstring), which ends when the KKT
+    conditions hold to rounding; ``certificate(w)`` returns them. Slices
+    shorter than 3 are unconstrained.
+
+    Args:
+        axis: The one axis of the sequence (an int); every other axis
+            indexes independent slices. 0 is the tap axis of a Conv1D
+            kernel ``(taps, in, out)``.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(Convex().project(np.array([0.0, 2.0, 0.0])))
+        array([0.66666667, 0.66666667, 0.66666667])
+    """
+
+    sign: ClassVar[float] = 1.0
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Concave(_Curvature):
+    r"""Every slice along ``axis`` concave: non-positive second differences.
+
+    $P_{\text{concave}}(w) = -P_{\text{convex}}(-w)$; see ``Convex``.
+
+    Args:
+        axis: The one axis of the sequence (an int).
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(Concave().project(np.array([1.0, 0.0, 1.0])))
+        array([0.66666667, 0.66666667, 0.66666667])
+    """
+
+    sign: ClassVar[float] = -1.0
+
+
+def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """Projection of every row of ``y`` (shape ``(rows, n)``, ``n >= 3``) onto the
+    convex sequences, and its per-row KKT report."""
+    count, n = y.shape
+    dtype = backend.standardize_dtype(y.dtype)
+    max_iterations = 3 * n if max_iterations is None else max_iterations
+    y, unscale = _scaled_below_overflow(y)
+    geometry = _Geometry(count, n, dtype)
+    curvature = _second_differences(y)
+    # The linear fit is feasible and holds every second difference at zero,
+    # so it fits any first working set: start from the second differences
+    # the input already violates.
+    x = geometry.fit(y, ops.zeros((count, n - 2), "bool"))
+    held = curvature < 0
+    done = ops.zeros((count,), "bool")
+    spent = ops.zeros((count,), "int32")
+
+    def unfinished(step, x, held, done, spent):
+        return ops.logical_and(step < max_iterations, ops.logical_not(ops.all(done)))
+
+    def iterate(step, x, held, done, spent):
+        candidate = geometry.fit(y, held)
+        now, then = _second_differences(x), _second_differences(candidate)
+        infeasible = ops.logical_and(ops.logical_not(held), then < -geometry.slack(candidate))
+        blocked = ops.any(infeasible, axis=-1, keepdims=True)
+        gap = ops.maximum(now - then, 0.0)
+        ratio = ops.where(
+            infeasible,
+            ops.maximum(now, 0.0) / ops.where(gap > 0, gap, ops.ones_like(gap)),
+            ops.full_like(gap, float("inf")),
+        )
+        length = ops.minimum(ops.min(ratio, axis=-1, keepdims=True), 1.0)
+        stepped = x + length * (candidate - x)
+        blocking = ops.logical_and(infeasible, ratio <= length)
+        multiplier, tolerance = geometry.multipliers(candidate, y, held)
+        release = ops.logical_and(held, multiplier < -tolerance)
+        finished = ops.logical_not(
+            ops.logical_or(ops.squeeze(blocked, -1), ops.any(release, axis=-1))
+        )
+        moving = ops.expand_dims(ops.logical_not(done), -1)
+        new_x = ops.where(blocked, stepped, candidate)
+        new_held = ops.where(
+            blocked,
+            ops.logical_or(held, blocking),
+            ops.logical_and(held, ops.logical_not(release)),
+        )
+        x = ops.where(moving, new_x, x)
+        held = ops.where(moving, new_held, held)
+        spent = spent + ops.cast(ops.logical_not(done), "int32")
+        return step + 1, x, held, ops.logical_or(done, finished), spent
+
+    _, x, held, done, spent = ops.while_loop(unfinished, iterate, (0, x, held, done, spent))
+    multiplier, _ = geometry.multipliers(x, y, held)
+    report = {
+        # A row that ran out of iterations reports infinity.
+        "iterations": ops.where(
+            done, ops.cast(spent, dtype), ops.full_like(ops.cast(spent, dtype), float("inf"))
+        ),
+        "primal": ops.max(ops.relu(-_second_differences(x)), axis=-1),
+        "dual": ops.max(ops.relu(-multiplier), axis=-1),
+        # Relative to the size of the terms: x and y, and D^T lambda, whose
+        # entries cancel multipliers of up to n^2 times the residual.
+        "stationarity": ops.max(ops.abs(x - y - _second_differences_adjoint(multiplier)), axis=-1)
+        / ops.maximum(
+            ops.max(ops.abs(y), axis=-1) + 4.0 * ops.max(ops.abs(multiplier), axis=-1),
+            ops.cast(EPSILON[dtype] ** 2, dtype),
+        ),
+    }
+    report["primal"] = unscale(report["primal"])
+    report["dual"] = unscale(report["dual"])
+    return unscale(x), report
+
+
+def _second_differences(x: Any) -> Any:
+    return x[:, :-2] - 2.0 * x[:, 1:-1] + x[:, 2:]
+
+
+def _second_differences_adjoint(multiplier: Any) -> Any:
+    """``D^T lambda`` for ``lambda`` of shape ``(rows, n - 2)``."""
+    pad = ops.zeros_like(multiplier[:, :1])
+    wide = ops.concatenate([pad, pad, multiplier, pad, pad], axis=-1)
+    return wide[:, 2:] - 2.0 * wide[:, 1:-1] + wide[:, :-2]
+
+
+def _scaled_below_overflow(y: Any) -> tuple[Any, Any]:
+    """Rows scaled by a power of two where the method's weighted sums (weights up
+    to ``n^2``) could overflow; and the map back."""
+    n = y.shape[-1]
+    exponent = 2 * (n - 1).bit_length() + 4
+    limit = 2.0 ** (MAX_EXPONENT[backend.standardize_dtype(y.dtype)] + 1 - exponent)
+    peak = ops.max(ops.abs(y), axis=-1, keepdims=True)
+    factor = ops.where(peak >= limit, 2.0**-exponent, 1.0)
+    factor = ops.cast(factor, y.dtype)
+
+    def unscale(value: Any) -> Any:
+        if len(value.shape) == 1:
+            return value / factor[:, 0]
+        return value / factor
+
+    return y * factor, unscale
+
+
+class _Geometry:
+    """The piecewise-linear fit with given knots, and the held multipliers."""
+
+    def __init__(self, count: int, n: int, dtype: str) -> None:
+        self.count, self.n, self.dtype = count, n, dtype
+        self.levels = max(1, math.ceil(math.log2(n)))
+        self.index = ops.broadcast_to(ops.arange(n, dtype="int32"), (count, n))
+        self.position = ops.cast(ops.arange(n), dtype)
+        self.eps = EPSILON[dtype]
+
+    def slack(self, x: Any) -> Any:
+        """Rounding of a second difference of ``x``."""
+        size = ops.abs(x)
+        return _ROUNDING * self.eps * (size[:, :-2] + 2.0 * size[:, 1:-1] + size[:, 2:])
+
+    def knots(self, held: Any) -> Any:
+        ends = ops.ones((self.count, 1), "bool")
+        return ops.concatenate([ends, ops.logical_not(held), ends], axis=-1)
+
+    def neighbours(self, knot: Any) -> tuple[Any, Any]:
+        """The nearest knot at or before, and at or after, every position."""
+        last = self.n - 1
+        before = ops.where(knot, self.index, ops.maximum(self.index - 1, 0))
+        after = ops.where(knot, self.index, ops.minimum(self.index + 1, last))
+        for _ in range(self.levels):
+            before = ops.take_along_axis(before, before, axis=1)
+            after = ops.take_along_axis(after, after, axis=1)
+        return before, after
+
+    def fit(self, y: Any, held: Any) -> Any:
+        """Least-squares fit of every row by the continuous piecewise-linear
+        sequence with knots where ``held`` is False (and at both ends)."""
+        knot = self.knots(held)
+        before, after = self.neighbours(knot)
+        # The knots on either side of each knot (itself at the ends).
+        left = ops.concatenate([before[:, :1], before[:, :-1]], axis=-1)
+        right = ops.concatenate([after[:, 1:], after[:, -1:]], axis=-1)
+        position = self.position
+        left_length = position - ops.cast(left, self.dtype)
+        right_length = ops.cast(right, self.dtype) - position
+        # Hat functions: Σ_{t=1}^{L-1} (t/L)^2 = (L-1)(2L-1)/(6L) on each side of
+        # a knot, Σ t(L-t)/L^2 = (L^2-1)/(6L) shared with the next knot.
+        diagonal = 1.0 + _own_weight(left_length) + _own_weight(right_length)
+        lower = _shared_weight(left_length)
+        upper = _shared_weight(right_length)
+        right_side = self._hat_products(y, left, right, knot)
+        zero = ops.zeros_like(diagonal)
+        diagonal = ops.where(knot, diagonal, 1.0)
+        lower = ops.where(knot, lower, zero)
+        upper = ops.where(knot, upper, zero)
+        right_side = ops.where(knot, right_side, zero)
+        values = _cyclic_reduction(diagonal, lower, upper, right_side, left, right, self.levels)
+        # Between knots, the straight line.
+        start = ops.take_along_axis(values, before, axis=1)
+        end = ops.take_along_axis(values, after, axis=1)
+        span = ops.cast(after - before, self.dtype)
+        fraction = (position - ops.cast(before, self.dtype)) / ops.where(span > 0, span, 1.0)
+        return start + (end - start) * fraction
+
+    def _hat_products(self, y: Any, left: Any, right: Any, knot: Any) -> Any:
+        """``<hat_j, y>`` for every knot ``j`` (dense over the row)."""
+        j = ops.expand_dims(self.position, -1)  # knot, (n, 1)
+        i = ops.expand_dims(self.position, 0)  # entry, (1, n)
+        a = ops.expand_dims(ops.cast(left, self.dtype), -1)
+        b = ops.expand_dims(ops.cast(right, self.dtype), -1)
+        rising = ops.logical_and(i > a, i < j)
+        falling = ops.logical_and(i > j, i < b)
+        one = ops.ones_like(a)
+        on_knot = ops.cast(i == j, self.dtype)
+        weight = ops.where(
+            rising,
+            (i - a) / ops.where(j > a, j - a, one),
+            ops.where(falling, (b - i) / ops.where(b > j, b - j, one), on_knot),
+        )
+        return ops.sum(weight * ops.expand_dims(y, 1), axis=-1)
+
+    def multipliers(self, x: Any, y: Any, held: Any) -> tuple[Any, Any]:
+        """The multipliers of the held second differences of the fit ``x``, and
+        the rounding each may carry; zero at knots."""
+        knot = self.knots(held)
+        before, after = self.neighbours(knot)
+        c = ops.expand_dims(self.position, -1)
+        j = ops.expand_dims(self.position, 0)
+        a = ops.expand_dims(ops.cast(before, self.dtype), -1)
+        b = ops.expand_dims(ops.cast(after, self.dtype), -1)
+        inside = ops.logical_and(
+            ops.logical_and(j > a, j < b), ops.expand_dims(ops.logical_not(knot), -1)
+        )
+        span = ops.where(b > a, b - a, ops.ones_like(a))
+        green = ops.where(inside, (ops.minimum(c, j) - a) * (b - ops.maximum(c, j)) / span, 0.0)
+        residual = ops.expand_dims(x - y, 1)
+        size = ops.expand_dims(ops.abs(x) + ops.abs(y), 1)
+        multiplier = -ops.sum(green * residual, axis=-1)[:, 1:-1]
+        tolerance = _ROUNDING * self.eps * ops.sum(green * size, axis=-1)[:, 1:-1]
+        return multiplier, tolerance
+
+
+def _own_weight(length: Any) -> Any:
+    safe = ops.where(length > 0, length, 1.0)
+    return ops.where(length > 0, (safe - 1.0) * (2.0 * safe - 1.0) / (6.0 * safe), 0.0)
+
+
+def _shared_weight(length: Any) -> Any:
+    safe = ops.where(length > 0, length, 1.0)
+    return ops.where(length > 0, (safe * safe - 1.0) / (6.0 * safe), 0.0)
+
+
+def _cyclic_reduction(diagonal, lower, upper, right_side, left, right, levels):
+    """Solve every row's tridiagonal system over linked unknowns.
+
+    Row ``j`` reads ``lower_j x[left_j] + diagonal_j x_j + upper_j x[right_j]
+    = right_side_j``. Each level eliminates both neighbours and links to
+    theirs (parallel cyclic reduction with pointer jumping); after
+    ``ceil(log2 n)`` levels every row is decoupled. Stable without pivoting
+    for diagonally dominant systems, which the hat-function normal
+    equations are.
+    """
+    for _ in range(levels):
+        d_left = ops.take_along_axis(diagonal, left, axis=1)
+        d_right = ops.take_along_axis(diagonal, right, axis=1)
+        alpha = -lower / d_left
+        gamma = -upper / d_right
+        new_diagonal = (
+            diagonal
+            + alpha * ops.take_along_axis(upper, left, axis=1)
+            + gamma * ops.take_along_axis(lower, right, axis=1)
+        )
+        right_side = (
+            right_side
+            + alpha * ops.take_along_axis(right_side, left, axis=1)
+            + gamma * ops.take_along_axis(right_side, right, axis=1)
+        )
+        lower = alpha * ops.take_along_axis(lower, left, axis=1)
+        upper = gamma * ops.take_along_axis(upper, right, axis=1)
+        diagonal = new_diagonal
+        left = ops.take_along_axis(left, left, axis=1)
+        right = ops.take_along_axis(right, right, axis=1)
+    return right_side / diagonal
