@@ -307,7 +307,7 @@ class Convex(sets.Convex, SetConstraint):
         >>> layer = keras.layers.Conv1D(4, 9, kernel_constraint=Convex())
         >>> import numpy as np
         >>> np.asarray(Convex()(np.array([0.0, 3.0, 0.0, 3.0])))
-        array([0.3, 1.2, 2.1, 3. ])
+        array([1., 1., 1., 3.])
     """
 
 

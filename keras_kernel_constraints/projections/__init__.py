@@ -23,6 +23,8 @@ from keras_kernel_constraints.sets.affine import shift_to_sum
 __all__ = [
     "project_box",
     "project_capped_simplex",
+    "project_concave",
+    "project_convex",
     "project_doubly_stochastic",
     "project_intersection",
     "project_l1_ball",
@@ -38,6 +40,7 @@ __all__ = [
     "project_spectral_ball",
     "project_sum_to",
     "project_symmetric",
+    "project_unimodal",
 ]
 
 
@@ -504,3 +507,65 @@ def project_intersection(w: Any, *sets_: Any, sweeps: int = 1000, method: str = 
     """
     the_set = sets.Intersect(*sets_, sweeps=sweeps, method=method)
     return the_set.project(w, owner="project_intersection")
+
+
+def project_unimodal(w: Any, mode: int | None = None, *, axis: int = 0) -> Any:
+    """Project every slice along ``axis`` onto the sequences rising to one peak,
+    then falling (``sets.Unimodal``).
+
+    Args:
+        w: Floating-point tensor of rank >= 1.
+        mode: ``None`` for a free peak (the best of the prefix/suffix splits),
+            or the peak's index.
+        axis: The axis of the sequence (an int).
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(project_unimodal(np.array([0.0, 2.0, 1.0, 3.0, 0.0])))
+        array([0. , 1.5, 1.5, 3. , 0. ])
+    """
+    return sets.Unimodal(mode, axis=axis).project(w, owner="project_unimodal")
+
+
+def project_convex(w: Any, *, axis: int = 0) -> Any:
+    """Project every slice along ``axis`` onto the convex sequences (``sets.Convex``).
+
+    Exact: a batched active-set solve of the dual non-negative least squares.
+
+    Args:
+        w: Floating-point tensor of rank >= 1.
+        axis: The axis of the sequence (an int).
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(project_convex(np.array([0.0, 3.0, 0.0, 3.0])))
+        array([1., 1., 1., 3.])
+    """
+    return sets.Convex(axis=axis).project(w, owner="project_convex")
+
+
+def project_concave(w: Any, *, axis: int = 0) -> Any:
+    """Project every slice along ``axis`` onto the concave sequences (``sets.Concave``).
+
+    Args:
+        w: Floating-point tensor of rank >= 1.
+        axis: The axis of the sequence (an int).
+
+    Returns:
+        Tensor of the same shape and dtype as ``w``.
+
+    Example:
+
+        >>> import numpy as np
+        >>> np.asarray(project_concave(np.array([3.0, 0.0, 3.0, 0.0])))
+        array([2., 2., 2., 0.])
+    """
+    return sets.Concave(axis=axis).project(w, owner="project_concave")

@@ -35,8 +35,9 @@ decisions wrong at ``n >= 64``.
 Iterations are bounded by ``3 n``; the iterate is feasible at every step,
 so a row that ran out (none did in the tests) is convex but not nearest.
 Measured: at most ``0.45 n`` iterations on noisy data for ``n`` up to 256.
-Each iteration costs ``O(n log n)`` for the solve and ``O(n^2)`` for the
-multipliers and the right-hand side (dense, per row).
+Each iteration costs ``O(n log n)`` per row: pointer jumping to the
+neighbouring knots, the cyclic reduction, and running sums within runs
+(doubling, so each sum's rounding is its run's).
 """
 
 from __future__ import annotations
@@ -81,8 +82,13 @@ class _Curvature(Set):
             # as in every other set (no silent numbers beside it).
             poisoned = ops.any(ops.isnan(rows), axis=-1, keepdims=True)
             return restore(ops.where(poisoned, ops.full_like(rows, float("nan")), rows))
-        solution, _ = convex_rows(self.sign * rows)
-        return restore(self.sign * solution)
+        solution, _ = convex_rows(self._oriented(rows))
+        return restore(self._oriented(solution))
+
+    def _oriented(self, rows: Any) -> Any:
+        """The rows as a convex problem sees them: negated for concave (``0 - x``,
+        so a zero stays +0)."""
+        return rows if self.sign > 0 else 0.0 - rows
 
     def certificate(self, w: Any) -> dict[str, Any]:
         """The projection of ``w`` with its KKT certificate, per slice.
@@ -109,9 +115,8 @@ class _Curvature(Set):
                 "dual": zero,
                 "stationarity": zero,
             }
-        y = self.sign * rows
-        solution, report = convex_rows(y)
-        return {"projection": ops.cast(restore(self.sign * solution), dtype), **report}
+        solution, report = convex_rows(self._oriented(rows))
+        return {"projection": ops.cast(restore(self._oriented(solution)), dtype), **report}
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -172,13 +177,14 @@ def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[st
     count, n = y.shape
     dtype = backend.standardize_dtype(y.dtype)
     max_iterations = 3 * n if max_iterations is None else max_iterations
+    exchanges = math.ceil(math.log2(n)) + 4
     y, unscale = _scaled_below_overflow(y)
     geometry = _Geometry(count, n, dtype)
     curvature = _second_differences(y)
     # The linear fit is feasible and holds every second difference at zero,
     # so it fits any first working set: start from the second differences
     # the input already violates.
-    x = geometry.fit(y, ops.zeros((count, n - 2), "bool"))
+    x = geometry.fit(y, geometry.segments(ops.zeros((count, n - 2), "bool")))
     held = curvature < 0
     done = ops.zeros((count,), "bool")
     spent = ops.zeros((count,), "int32")
@@ -187,7 +193,8 @@ def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[st
         return ops.logical_and(step < max_iterations, ops.logical_not(ops.all(done)))
 
     def iterate(step, x, held, done, spent):
-        candidate = geometry.fit(y, held)
+        segments = geometry.segments(held)
+        candidate = geometry.fit(y, segments)
         now, then = _second_differences(x), _second_differences(candidate)
         infeasible = ops.logical_and(ops.logical_not(held), then < -geometry.slack(candidate))
         blocked = ops.any(infeasible, axis=-1, keepdims=True)
@@ -200,7 +207,7 @@ def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[st
         length = ops.minimum(ops.min(ratio, axis=-1, keepdims=True), 1.0)
         stepped = x + length * (candidate - x)
         blocking = ops.logical_and(infeasible, ratio <= length)
-        multiplier, tolerance = geometry.multipliers(candidate, y, held)
+        multiplier, tolerance = geometry.multipliers(candidate, y, segments)
         release = ops.logical_and(held, multiplier < -tolerance)
         finished = ops.logical_not(
             ops.logical_or(ops.squeeze(blocked, -1), ops.any(release, axis=-1))
@@ -212,13 +219,22 @@ def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[st
             ops.logical_or(held, blocking),
             ops.logical_and(held, ops.logical_not(release)),
         )
+        # The first steps exchange every wrong guess at once (block principal
+        # pivoting, Judice and Pires 1994): fast, but it can cycle. x stays
+        # the linear fit, which fits any working set, until the primal
+        # method takes over.
+        exchanging = step < exchanges
+        flipped = ops.where(held, ops.logical_not(release), infeasible)
+        optimal = ops.expand_dims(finished, -1)
+        new_x = ops.where(exchanging, ops.where(optimal, candidate, x), new_x)
+        new_held = ops.where(exchanging, ops.where(optimal, held, flipped), new_held)
         x = ops.where(moving, new_x, x)
         held = ops.where(moving, new_held, held)
         spent = spent + ops.cast(ops.logical_not(done), "int32")
         return step + 1, x, held, ops.logical_or(done, finished), spent
 
     _, x, held, done, spent = ops.while_loop(unfinished, iterate, (0, x, held, done, spent))
-    multiplier, _ = geometry.multipliers(x, y, held)
+    multiplier, _ = geometry.multipliers(x, y, geometry.segments(held))
     report = {
         # A row that ran out of iterations reports infinity.
         "iterations": ops.where(
@@ -287,21 +303,47 @@ class _Geometry:
         ends = ops.ones((self.count, 1), "bool")
         return ops.concatenate([ends, ops.logical_not(held), ends], axis=-1)
 
-    def neighbours(self, knot: Any) -> tuple[Any, Any]:
-        """The nearest knot at or before, and at or after, every position."""
+    def segments(self, held: Any) -> _Segments:
+        """The knots of a working set, each position's nearest knots, and the
+        runs between knots (a knot starts its run)."""
+        knot = self.knots(held)
         last = self.n - 1
         before = ops.where(knot, self.index, ops.maximum(self.index - 1, 0))
         after = ops.where(knot, self.index, ops.minimum(self.index + 1, last))
         for _ in range(self.levels):
             before = ops.take_along_axis(before, before, axis=1)
             after = ops.take_along_axis(after, after, axis=1)
-        return before, after
+        run = ops.cumsum(ops.cast(knot, "int32"), axis=1)
+        return _Segments(knot, before, after, ops.expand_dims(run, -1))
 
-    def fit(self, y: Any, held: Any) -> Any:
+    def running_sums(self, values: Any, segments: _Segments) -> Any:
+        """Inclusive sums of ``values`` (``(rows, n, k)``) within each run.
+
+        Doubling (Hillis and Steele): ``log2 n`` shifted adds, each sum a
+        tree over its own run only, so its rounding is that of the run.
+        """
+        run = segments.run
+        shift = 1
+        while shift < self.n:
+            earlier = ops.concatenate([ops.zeros_like(values[:, :shift]), values[:, :-shift]], 1)
+            earlier_run = ops.concatenate([ops.full_like(run[:, :shift], -1), run[:, :-shift]], 1)
+            values = values + ops.where(earlier_run == run, earlier, ops.zeros_like(earlier))
+            shift *= 2
+        return values
+
+    def _run_sums(self, value: Any, segments: _Segments) -> tuple[Any, Any]:
+        """Running sums, within each run between knots (knots excluded), of
+        ``value`` and of ``(i - a) * value``, ``a`` the run's knot."""
+        offset = self.position - ops.cast(segments.before, self.dtype)
+        inside = ops.expand_dims(ops.logical_not(segments.knot), -1)
+        stacked = ops.stack([value, offset * value], axis=-1)
+        sums = self.running_sums(ops.where(inside, stacked, ops.zeros_like(stacked)), segments)
+        return sums[..., 0], sums[..., 1]
+
+    def fit(self, y: Any, segments: _Segments) -> Any:
         """Least-squares fit of every row by the continuous piecewise-linear
-        sequence with knots where ``held`` is False (and at both ends)."""
-        knot = self.knots(held)
-        before, after = self.neighbours(knot)
+        sequence with the given knots."""
+        knot, before, after = segments.knot, segments.before, segments.after
         # The knots on either side of each knot (itself at the ends).
         left = ops.concatenate([before[:, :1], before[:, :-1]], axis=-1)
         right = ops.concatenate([after[:, 1:], after[:, -1:]], axis=-1)
@@ -313,12 +355,23 @@ class _Geometry:
         diagonal = 1.0 + _own_weight(left_length) + _own_weight(right_length)
         lower = _shared_weight(left_length)
         upper = _shared_weight(right_length)
-        right_side = self._hat_products(y, left, right, knot)
+        # <hat_j, y>: y_j, plus Σ (i - a)/L y_i over the run before j, plus
+        # Σ (b - i)/L y_i = Σ y_i - Σ (i - j)/L y_i over the run after it.
+        total, moment = self._run_sums(y, segments)
+        one = ops.ones_like(left_length)
+        previous_moment = ops.concatenate([ops.zeros_like(moment[:, :1]), moment[:, :-1]], 1)
+        rising = ops.where(left_length > 0, previous_moment / ops.maximum(left_length, one), 0.0)
+        end_of_run = ops.maximum(right - 1, 0)
+        run_total = ops.take_along_axis(total, end_of_run, axis=1)
+        run_moment = ops.take_along_axis(moment, end_of_run, axis=1)
+        falling = ops.where(
+            right_length > 0, run_total - run_moment / ops.maximum(right_length, one), 0.0
+        )
         zero = ops.zeros_like(diagonal)
         diagonal = ops.where(knot, diagonal, 1.0)
         lower = ops.where(knot, lower, zero)
         upper = ops.where(knot, upper, zero)
-        right_side = ops.where(knot, right_side, zero)
+        right_side = ops.where(knot, y + rising + falling, zero)
         values = _cyclic_reduction(diagonal, lower, upper, right_side, left, right, self.levels)
         # Between knots, the straight line.
         start = ops.take_along_axis(values, before, axis=1)
@@ -327,42 +380,41 @@ class _Geometry:
         fraction = (position - ops.cast(before, self.dtype)) / ops.where(span > 0, span, 1.0)
         return start + (end - start) * fraction
 
-    def _hat_products(self, y: Any, left: Any, right: Any, knot: Any) -> Any:
-        """``<hat_j, y>`` for every knot ``j`` (dense over the row)."""
-        j = ops.expand_dims(self.position, -1)  # knot, (n, 1)
-        i = ops.expand_dims(self.position, 0)  # entry, (1, n)
-        a = ops.expand_dims(ops.cast(left, self.dtype), -1)
-        b = ops.expand_dims(ops.cast(right, self.dtype), -1)
-        rising = ops.logical_and(i > a, i < j)
-        falling = ops.logical_and(i > j, i < b)
-        one = ops.ones_like(a)
-        on_knot = ops.cast(i == j, self.dtype)
-        weight = ops.where(
-            rising,
-            (i - a) / ops.where(j > a, j - a, one),
-            ops.where(falling, (b - i) / ops.where(b > j, b - j, one), on_knot),
-        )
-        return ops.sum(weight * ops.expand_dims(y, 1), axis=-1)
-
-    def multipliers(self, x: Any, y: Any, held: Any) -> tuple[Any, Any]:
+    def multipliers(self, x: Any, y: Any, segments: _Segments) -> tuple[Any, Any]:
         """The multipliers of the held second differences of the fit ``x``, and
-        the rounding each may carry; zero at knots."""
-        knot = self.knots(held)
-        before, after = self.neighbours(knot)
-        c = ops.expand_dims(self.position, -1)
-        j = ops.expand_dims(self.position, 0)
-        a = ops.expand_dims(ops.cast(before, self.dtype), -1)
-        b = ops.expand_dims(ops.cast(after, self.dtype), -1)
-        inside = ops.logical_and(
-            ops.logical_and(j > a, j < b), ops.expand_dims(ops.logical_not(knot), -1)
-        )
-        span = ops.where(b > a, b - a, ops.ones_like(a))
-        green = ops.where(inside, (ops.minimum(c, j) - a) * (b - ops.maximum(c, j)) / span, 0.0)
-        residual = ops.expand_dims(x - y, 1)
-        size = ops.expand_dims(ops.abs(x) + ops.abs(y), 1)
-        multiplier = -ops.sum(green * residual, axis=-1)[:, 1:-1]
-        tolerance = _ROUNDING * self.eps * ops.sum(green * size, axis=-1)[:, 1:-1]
-        return multiplier, tolerance
+        the rounding each may carry; zero at knots.
+
+        At ``c`` in the run between knots ``a < b`` (length ``L``):
+        ``lambda_c = -((b - c) P_c + (c - a) Q_c) / L`` with
+        ``P_c = Σ_{a<j<=c} (j - a) r_j`` and ``Q_c = Σ_{c<j<b} (b - j) r_j``,
+        ``r`` = fit ``- y``: the segment's Green's function applied to ``r``.
+        """
+        before, after = segments.before, segments.after
+        a = ops.cast(before, self.dtype)
+        b = ops.cast(after, self.dtype)
+        length = ops.maximum(b - a, ops.ones_like(a))
+        end_of_run = ops.maximum(after - 1, 0)
+
+        def green(value: Any) -> Any:
+            total, moment = self._run_sums(value, segments)
+            run_total = ops.take_along_axis(total, end_of_run, axis=1)
+            run_moment = ops.take_along_axis(moment, end_of_run, axis=1)
+            rest = length * (run_total - total) - (run_moment - moment)
+            return ((b - self.position) * moment + (self.position - a) * rest) / length
+
+        knot = segments.knot
+        zero = ops.zeros_like(x)
+        multiplier = ops.where(knot, zero, -green(x - y))[:, 1:-1]
+        size = ops.where(knot, zero, green(ops.abs(x) + ops.abs(y)))[:, 1:-1]
+        return multiplier, _ROUNDING * self.eps * size
+
+
+@dataclasses.dataclass(frozen=True)
+class _Segments:
+    knot: Any  # (rows, n) bool: the ends and the free second differences
+    before: Any  # (rows, n) int32: the nearest knot at or before each position
+    after: Any  # (rows, n) int32: the nearest knot at or after
+    run: Any  # (rows, n, 1) int32: the run (from a knot to the next) of each position
 
 
 def _own_weight(length: Any) -> Any:

@@ -231,6 +231,7 @@ SPECS += (
             ({"mode": True}, "`mode`"),
             ({"axis": (0, 1)}, "`axis` must be one int"),
         ),
+        function="project_unimodal",
     ),
 )
 
@@ -295,6 +296,7 @@ def _curvature_spec(name, sign):
             ({"axis": (0, 1)}, "`axis` must be one int"),
             ({"axis": None}, "`axis` must be one int"),
         ),
+        function="project_convex" if sign > 0 else "project_concave",
         penalty="ConvexityPenalty" if sign > 0 else None,
     )
 
