@@ -88,8 +88,9 @@ REGULARIZERS = [
 ]
 
 
-def catalog_model(seed=0):
-    """A Dense chain with one layer per catalogued constraint (and a regularizer).
+def catalog_model(seed=0, regularized=True):
+    """A Dense chain with one layer per catalogued constraint (and a regularizer,
+    unless ``regularized`` is False).
 
     Layer ``layer_i`` carries ``CONSTRAINTS[i]`` on its 6 x 6 kernel, so every
     training-setup test that uses this model covers every constraint,
@@ -101,7 +102,7 @@ def catalog_model(seed=0):
             6,
             name=f"layer_{i}",
             kernel_constraint=constraint,
-            kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)],
+            kernel_regularizer=REGULARIZERS[i % len(REGULARIZERS)] if regularized else None,
         )
         for i, constraint in enumerate(CONSTRAINTS)
     ]

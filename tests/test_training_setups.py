@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from keras_kernel_constraints.constraints import Box, NonNeg, Simplex
-from tests.catalog import assert_catalog_feasible, catalog_model
+from tests.catalog import CONSTRAINTS, assert_catalog_feasible, catalog_model
 from tests.helpers import run_python, tensorflow_only
-from tests.specs import allowed, max_violation
+from tests.specs import allowed, max_violation, spec_of
 
 pytestmark = pytest.mark.slow  # distribution, mixed precision and EMA fits
 
@@ -46,7 +46,12 @@ print(json.dumps(results))
 
 @tensorflow_only("tf.distribute.MirroredStrategy (keras.distribution: test_distribution_jax.py)")
 def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device(tmp_path):
-    (tmp_path / "model.json").write_text(catalog_model().to_json())
+    # Constraints only: a power-1 penalty whose kink lies where the projection
+    # puts the weight (relu(-dw) at the pooled, equal entries of Unimodal(1)
+    # under IntersectPenalty(Monotone(), ...)) switches its gradient on the
+    # last bit of a sum, so one device and two replicas drift apart (0.016
+    # after 2 epochs) however exact the projection is.
+    (tmp_path / "model.json").write_text(catalog_model(regularized=False).to_json())
     results = json.loads(run_python(MIRRORED, str(tmp_path / "model.json")))
     kernels = {}
     for name, replicas in results["mirrored"].items():
@@ -54,7 +59,12 @@ def test_mirrored_strategy_keeps_replicas_identical_feasible_and_like_one_device
         assert len(replicas) == 2
         np.testing.assert_array_equal(replicas[0], replicas[1])
         single = np.asarray(results["single"][name][0], np.float32)
-        np.testing.assert_allclose(replicas[0], single, atol=1e-5)
+        spec, params = spec_of(CONSTRAINTS[int(name.removeprefix("layer_"))])
+        # A projection that jumps at ties (Unimodal's free peak) may take the
+        # other piece when the replicas' sums round differently: replicas
+        # still agree and stay feasible, but need not match one device.
+        if spec.continuous(params):
+            np.testing.assert_allclose(replicas[0], single, atol=1e-5)
         kernels[name] = replicas[0]
     assert_catalog_feasible(kernels)
 

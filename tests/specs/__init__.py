@@ -16,9 +16,11 @@ its class name only, so no library code is trusted):
   each with the parameter it must name (or a regex of the message);
 * ``extremes``: inputs at the edge of the dtype's range with their exact
   projections (the target of a sum must survive any scale);
-* ``convex``, ``sums`` (rounding scales with the sum of magnitudes),
-  ``xla_eps`` (compiled against eager), and the names of the projection
-  function and of the penalty that take the set's own parameters;
+* ``convex``, ``continuous`` (False where a rounding change can move the
+  projection far: a union of convex sets at a tie), ``sums`` (rounding
+  scales with the sum of magnitudes), ``xla_eps`` (compiled against
+  eager), and the names of the projection function and of the penalty that
+  take the set's own parameters;
 * ``shapes``: the weight shapes the example-based suites use (matrix sets
   need square or rank-2 ones), ``cases``: for sets whose parameters depend
   on the shape (matrices), a strategy of ``(shape, params)`` for the
@@ -55,6 +57,10 @@ class Spec:
     reference: Callable[[Params, np.ndarray], np.ndarray] | None
     bad_arguments: tuple[tuple[Params, str], ...]
     convex: Callable[[Params], bool] = lambda params: True
+    # Whether the projection is continuous: a tiny change of the input (another
+    # order of summation) moves the output a little. A union of convex sets
+    # (Unimodal's free peak) jumps where two of its pieces are equally near.
+    continuous: Callable[[Params], bool] = lambda params: True
     sums: bool = False
     xla_eps: float = 4.0  # XLA may reorder sums: compiled vs eager within this many eps
     function: str | None = None  # the 0.1.0 projection function, if the set has one

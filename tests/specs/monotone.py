@@ -225,6 +225,7 @@ SPECS += (
         touches_boundary=unimodal_touches,
         reference=unimodal_reference,
         convex=lambda params: params["mode"] is not None,
+        continuous=lambda params: params["mode"] is not None,
         bad_arguments=(
             ({"mode": 1.5}, "`mode` must be None or an int"),
             ({"mode": "peak"}, "`mode`"),
