@@ -16,7 +16,7 @@ from typing import Any
 
 from keras import ops
 
-from keras_kernel_constraints._core import validation
+from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.layout import Layout, Slices
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.sets._base import Set
@@ -108,9 +108,11 @@ class Unimodal(Set):
         n = layout.size
         if n <= 1:
             return x
-        if self.mode is None:
-            return restore(_best_split(rows))
-        return restore(_peak_at(rows, self.mode % n))
+        fitted = _best_split(rows) if self.mode is None else _peak_at(rows, self.mode % n)
+        # A NaN poisons its slice on every backend (the comparisons of the
+        # splits and the sort may otherwise pass it by).
+        poisoned = ops.any(ops.isnan(rows), axis=-1, keepdims=True)
+        return restore(ops.where(poisoned, ops.full_like(fitted, float("nan")), fitted))
 
 
 def _best_split(rows: Any) -> Any:
@@ -168,9 +170,9 @@ def _peak_at(rows: Any, k: int) -> Any:
     others = ops.concatenate([rising, falling], axis=-1)
     # t = max_m (w_k + s_m) / (m + 1), s_m the sum of the m largest others.
     largest = ops.flip(ops.sort(others, axis=-1), axis=-1)
-    sums = ops.concatenate([ops.zeros_like(peak), ops.cumsum(largest, axis=-1)], axis=-1)
+    sums = ops.concatenate([ops.zeros_like(peak), reductions.cumsum(largest, axis=-1)], axis=-1)
     counts = ops.cast(ops.arange(1, n + 1), rows.dtype)
     level = ops.max((peak + sums) / counts, axis=-1, keepdims=True)
     return ops.concatenate(
-        [ops.minimum(rising, level), level, ops.minimum(falling, level)], axis=-1
+        [reductions.minimum(rising, level), level, reductions.minimum(falling, level)], axis=-1
     )
