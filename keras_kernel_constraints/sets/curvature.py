@@ -97,9 +97,9 @@ class _Curvature(Set):
         for every slice (in the order of the rows of ``layout.to_rows``):
         ``iterations``, ``primal`` (the largest negative second difference,
         sign-corrected for ``Concave``), ``dual`` (the largest negative
-        multiplier), and ``stationarity`` (``max |x - y - D^T lambda|``).
-        All are zero in exact arithmetic; rounding leaves a few eps of the
-        slice's scale.
+        multiplier), and ``stationarity`` (``max |x - y - D^T lambda|``
+        relative to ``max |y| + 4 max |lambda|``). All are zero in exact
+        arithmetic; rounding leaves a few eps of the slice's scale.
         """
         owner = type(self).__name__
         w, dtype = dtypes.float_tensor(w, owner)
@@ -115,7 +115,7 @@ class _Curvature(Set):
                 "dual": zero,
                 "stationarity": zero,
             }
-        solution, report = convex_rows(self._oriented(rows))
+        solution, report = convex_rows(self._oriented(rows), certify=True)
         return {"projection": ops.cast(restore(self._oriented(solution)), dtype), **report}
 
 
@@ -171,9 +171,11 @@ class Concave(_Curvature):
     sign: ClassVar[float] = -1.0
 
 
-def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[str, Any]]:
+def convex_rows(
+    y: Any, max_iterations: int | None = None, *, certify: bool = False
+) -> tuple[Any, dict[str, Any]]:
     """Projection of every row of ``y`` (shape ``(rows, n)``, ``n >= 3``) onto the
-    convex sequences, and its per-row KKT report."""
+    convex sequences, and (with ``certify``; else empty) its per-row KKT report."""
     count, n = y.shape
     dtype = backend.standardize_dtype(y.dtype)
     max_iterations = 3 * n if max_iterations is None else max_iterations
@@ -234,6 +236,8 @@ def convex_rows(y: Any, max_iterations: int | None = None) -> tuple[Any, dict[st
         return step + 1, x, held, ops.logical_or(done, finished), spent
 
     _, x, held, done, spent = ops.while_loop(unfinished, iterate, (0, x, held, done, spent))
+    if not certify:
+        return unscale(x), {}
     multiplier, _ = geometry.multipliers(x, y, geometry.segments(held))
     report = {
         # A row that ran out of iterations reports infinity.
