@@ -171,8 +171,15 @@ def test_every_catalogued_object_loads_and_keeps_acting_in_a_fresh_process(tmp_p
     assert len(CONSTRAINTS) >= len(REGULARIZERS)  # so every regularizer is used
     model = catalog_model()
     model.save(tmp_path / "catalog.keras")
+    # PyTorch compiles the whole chain with torch.compile (jit_compile=True); every
+    # iterative projection breaks its graph, so that takes minutes on 2 cores.
     report = json.loads(
-        run_python(CATALOG_LOADER, str(tmp_path / "catalog.keras"), str(tmp_path / "after.npz"))
+        run_python(
+            CATALOG_LOADER,
+            str(tmp_path / "catalog.keras"),
+            str(tmp_path / "after.npz"),
+            timeout=900,
+        )
     )
     after = np.load(tmp_path / "after.npz")
     for i, constraint in enumerate(CONSTRAINTS):

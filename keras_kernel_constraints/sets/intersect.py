@@ -265,7 +265,9 @@ def _as_is(member: Set, layout: Resolved, last: int) -> _Piece:
 
 
 def _elementwise(member: Set) -> bool:
-    return isinstance(member.layout, Elementwise)
+    """An elementwise member with one interval for every entry: the ones merged
+    into a single box. A box with per-entry bounds stays a piece of its own."""
+    return isinstance(member.layout, Elementwise) and not getattr(member, "per_entry", False)
 
 
 def _merged_box(members: Sequence[Set], owner: str) -> tuple[float, float] | None:
@@ -341,8 +343,13 @@ def _profile(
     span = (n - 1) * step
     shifted_total = target - step * n * (n - 1) / 2
     top = high - span
-    if not n * low <= shifted_total * (1 + 1e-12) + 1e-12 or not (
-        shifted_total <= n * top * (1 + 1e-12) + 1e-12 and low <= top + 1e-12 * abs(top)
+    # Relative slack on magnitudes: a total exactly at n * low (or n * top) fits,
+    # whatever the signs.
+    slack = 1e-12 * (1.0 + abs(shifted_total))
+    if not (
+        n * low <= shifted_total + slack
+        and shifted_total <= n * top + slack
+        and low <= top + 1e-12 * abs(top)
     ):
         raise ValueError(
             f"{owner}: no group of n={n} entries in [{low}, {high}]"

@@ -283,6 +283,16 @@ def test_an_impossible_weight_raises_on_first_use(members, shape, match):
         constraints.Intersect(*members)(np.zeros(shape, "float32"))
 
 
+@pytest.mark.parametrize(
+    "value, low, high", [(-2.0, -1.0, 0.0), (2.0, 0.0, 1.0), (-3.0, -1.5, -1.0), (0.0, 0.0, 0.0)]
+)
+def test_a_sum_at_the_edge_of_the_box_fits(value, low, high):
+    # Only one point fits: every entry at the bound (found by hypothesis at -2, [-1, 0]).
+    edge = low if value == 2 * low else high
+    out = as_f64(constraints.Intersect(sets.SumTo(value), sets.Box(low, high))(np.zeros(2)))
+    np.testing.assert_allclose(out, [edge, edge], atol=1e-15)
+
+
 def test_every_package_set_is_known_by_name_for_saved_members():
     from keras_kernel_constraints.sets._base import PACKAGE_SETS
 
