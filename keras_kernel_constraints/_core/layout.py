@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 from keras_kernel_constraints._core import dtypes, validation
@@ -78,15 +79,22 @@ class ResolvedLayout:
         """Whether the weight has no entries at all."""
         return any(d == 0 for d in self.shape)
 
-    def bound(self, value: float) -> Any:
+    def bound(self, value: float | tuple) -> Any:
         """``value`` rounded to the weight's dtype, as a tensor in the compute dtype.
 
         Bounds round to the weight's dtype first, so results cast back lie
         within the bounds as the weight's dtype represents them. Scalars go
         through ``convert_to_tensor(value, dtype=...)``, never ``ops.cast``: a
-        Python float cast by TensorFlow passes through float32 first.
+        Python float cast by TensorFlow passes through float32 first. A
+        per-entry bound (nested tuples) is rounded by NumPy, once, to the
+        weight's dtype (bfloat16, which NumPy lacks: through float32).
         """
-        return ops.cast(ops.convert_to_tensor(value, dtype=self.dtype), self.compute_dtype)
+        if isinstance(value, tuple):
+            numpy_dtype = "float32" if self.dtype == "bfloat16" else self.dtype
+            rounded = ops.convert_to_tensor(np.asarray(value, dtype=numpy_dtype), dtype=self.dtype)
+        else:
+            rounded = ops.convert_to_tensor(value, dtype=self.dtype)
+        return ops.cast(rounded, self.compute_dtype)
 
     def to_rows(self, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         """Move the group axes last (in order) and flatten: a ``(groups, size)`` matrix.

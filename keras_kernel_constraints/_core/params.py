@@ -146,4 +146,4 @@ def is_plain_int(value: Any) -> bool:
 
 
 def _json(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    return [_json(v) for v in value] if isinstance(value, tuple) else value

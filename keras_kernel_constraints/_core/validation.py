@@ -12,6 +12,8 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from keras_kernel_constraints._core import params
 
 ALLOWED_POWERS = (1, 2)
@@ -91,7 +93,8 @@ def optional_interval(min_value, max_value, *, owner: str) -> tuple[float | None
     bound at all keeps the 0.1.0 defaults ``(0.0, 1.0)`` with a
     ``DeprecationWarning``; a bound that excludes every number (``min_value``
     of ``+inf``, ``max_value`` of ``-inf``), NaN or ``min_value > max_value``
-    raises ``ValueError``.
+    raises ``ValueError``. Use ``entry_interval`` where a bound may differ
+    per entry.
     """
     if min_value is None and max_value is None:
         warnings.warn(
@@ -107,6 +110,111 @@ def optional_interval(min_value, max_value, *, owner: str) -> tuple[float | None
     if lo is not None and hi is not None:
         ordered_bounds(lo, hi)
     return lo, hi
+
+
+EntryBound = float | tuple | None
+"""A bound of every entry: ``None`` (open), one float, or nested tuples of
+floats (one per entry of a broadcastable slice of the weight; the open
+infinity marks an entry without that bound)."""
+
+
+def entry_interval(min_value, max_value, *, owner: str) -> tuple[EntryBound, EntryBound]:
+    """``optional_interval`` where either bound may also be an array of bounds.
+
+    An array (a nested list, tuple or NumPy array of real numbers, of rank
+    >= 1) becomes nested tuples of floats; a rank-0 array, a number. Its
+    entries may hold the side's open infinity (``-inf`` in ``min_value``)
+    but not the other one or NaN, and two arrays must broadcast together
+    with ``min_value <= max_value`` at every entry. Whether the arrays fit
+    a weight is checked on first use (``entry_bound_fits``).
+    """
+    if _is_array(min_value) or _is_array(max_value):
+        lo = _entry_side(min_value, "min_value", open_at=-math.inf)
+        hi = _entry_side(max_value, "max_value", open_at=math.inf)
+        if lo is not None and hi is not None:
+            _ordered_entries(lo, hi)
+        return lo, hi
+    return optional_interval(min_value, max_value, owner=owner)
+
+
+def entry_bound_shape(bound: EntryBound) -> tuple[int, ...]:
+    """The shape of a per-entry bound: ``()`` for one number or ``None``."""
+    return np.shape(bound) if isinstance(bound, tuple) else ()
+
+
+def entry_bound_fits(bound: EntryBound, name: str, shape: tuple[int, ...], owner: str) -> None:
+    """Raise ``ValueError`` unless ``bound`` broadcasts to ``shape`` without growing it."""
+    bound_shape = entry_bound_shape(bound)
+    try:
+        fits = np.broadcast_shapes(bound_shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{owner}: `{name}` has shape {bound_shape}, which does not broadcast to the "
+            f"weight's shape {tuple(shape)}. Give one bound per entry, shaped like the "
+            f"weight or a trailing slice of it (e.g. {tuple(shape[-1:])}: one per output "
+            "unit), with size-1 axes where the bound repeats."
+        )
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _entry_side(value, name: str, *, open_at: float) -> EntryBound:
+    if not _is_array(value):
+        return _open_side(value, name, open_at=open_at)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged nesting
+        raise ValueError(
+            f"`{name}` must be a number or a rectangular array of numbers; got {value!r}."
+        ) from None
+    if array.dtype.kind not in "iuf" or array.size == 0:
+        raise ValueError(
+            f"`{name}` must be a number or a non-empty array of real numbers; got an array "
+            f"of shape {array.shape} and dtype {array.dtype}."
+        )
+    array = array.astype(np.float64)
+    if array.ndim == 0:
+        return _open_side(float(array), name, open_at=open_at)
+    bad = np.isnan(array) | (array == -open_at)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"`{name}` must hold real numbers, or {open_at} for an entry without that bound; "
+            f"got {name}{list(index)}={array[index]}."
+        )
+    if np.all(array == open_at):
+        return None
+    return _nested_tuple(array)
+
+
+def _nested_tuple(array: np.ndarray) -> tuple:
+    if array.ndim == 1:
+        return tuple(float(v) for v in array)
+    return tuple(_nested_tuple(row) for row in array)
+
+
+def _ordered_entries(lo: EntryBound, hi: EntryBound) -> None:
+    low, high = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    try:
+        shape = np.broadcast_shapes(low.shape, high.shape)
+    except ValueError:
+        raise ValueError(
+            f"`min_value` (shape {low.shape}) and `max_value` (shape {high.shape}) must "
+            "broadcast together."
+        ) from None
+    low, high = np.broadcast_to(low, shape), np.broadcast_to(high, shape)
+    crossed = low > high
+    if crossed.any():
+        index = tuple(int(i) for i in np.argwhere(crossed)[0])
+        raise ValueError(
+            f"`min_value` must be <= `max_value` at every entry; got min_value={low[index]} "
+            f"> max_value={high[index]} at entry {list(index)} (of the broadcast shape "
+            f"{shape})."
+        )
 
 
 def _open_side(value, name: str, *, open_at: float) -> float | None:

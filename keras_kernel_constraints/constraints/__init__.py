@@ -50,8 +50,10 @@ class Box(sets.Box, SetConstraint):
     """Keeps every entry in ``[min_value, max_value]``: the set ``sets.Box``, projection ``clip``.
 
     Args:
-        min_value: Finite lower bound.
-        max_value: Finite upper bound, ``>= min_value``.
+        min_value: Lower bound: a number, ``None`` (or ``-inf``) for none, or
+            an array of per-entry bounds broadcastable to the weight.
+        max_value: Upper bound, ``>= min_value`` at every entry: a number,
+            ``None`` (or ``inf``), or an array.
 
     Example:
 
@@ -59,6 +61,11 @@ class Box(sets.Box, SetConstraint):
         >>> import numpy as np
         >>> np.asarray(Box(0.0, 1.0)(np.array([-0.5, 0.5, 1.5])))
         array([0. , 0.5, 1. ])
+
+        Each output unit of a ``Dense(3)`` kernel in its own interval:
+
+        >>> layer = keras.layers.Dense(
+        ...     3, kernel_constraint=Box([-1.0, 0.0, 0.0], [1.0, 1.0, np.inf]))
     """
 
 

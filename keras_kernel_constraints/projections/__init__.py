@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 from keras_kernel_constraints import sets
@@ -67,11 +68,12 @@ def project_box(w: Any, min_value: Any = None, max_value: Any = None) -> Any:
 
     Args:
         w: Floating-point tensor of any shape.
-        min_value: Lower bound: a number, ``None`` (or ``-inf``) for none, or
-            a tensor broadcastable to ``w`` (not checked: its values are not
-            known when tracing).
+        min_value: Lower bound: a number, ``None`` (or ``-inf``) for none, an
+            array of bounds (nested lists or NumPy) broadcastable to ``w``,
+            checked as ``sets.Box`` checks it, or a tensor broadcastable to
+            ``w`` (not checked: its values are not known when tracing).
         max_value: Upper bound, ``>= min_value``: a number, ``None`` (or
-            ``inf``) for none, or a tensor.
+            ``inf``) for none, an array or a tensor.
 
     Returns:
         Tensor of the same shape and dtype as ``w``.
@@ -83,7 +85,7 @@ def project_box(w: Any, min_value: Any = None, max_value: Any = None) -> Any:
         array([0. , 0.5, 1. ])
     """
     owner = "project_box"
-    if not (_is_array(min_value) or _is_array(max_value)):
+    if not (_is_tensor(min_value) or _is_tensor(max_value)):
         return sets.Box(min_value, max_value).project(w, owner=owner)
     w, dtype = dtypes.float_tensor(w, owner)
     open_sides = {"min_value": -math.inf, "max_value": math.inf}
@@ -355,6 +357,11 @@ def _is_array(value: Any) -> bool:
     checks it and names the parameter.
     """
     return len(getattr(value, "shape", ())) > 0
+
+
+def _is_tensor(value: Any) -> bool:
+    """A tensor of rank >= 1: a NumPy array is a constant the sets check."""
+    return _is_array(value) and not isinstance(value, np.ndarray)
 
 
 def project_orthogonal(w: Any, *, axis: AxisLike = None, batch_axis: AxisLike = None) -> Any:

@@ -61,7 +61,8 @@ class BoxPenalty(SetPenalty):
     distance to the interval.
 
     Args:
-        min_value: Lower bound, or ``None`` (or ``-inf``): no lower bound.
+        min_value: Lower bound, or ``None`` (or ``-inf``): no lower bound. As
+            for ``Box``, either bound may be an array of per-entry bounds.
         max_value: Upper bound, ``>= min_value``, or ``None`` (or ``inf``).
         strength: Finite factor ``>= 0``.
         power: ``1`` (default) or ``2``.
@@ -78,8 +79,8 @@ class BoxPenalty(SetPenalty):
         2.0
     """
 
-    min_value: float | None = None
-    max_value: float | None = None
+    min_value: float | tuple | None = None
+    max_value: float | tuple | None = None
     _: KW_ONLY
     strength: float = 0.01
     power: int = 1

@@ -51,10 +51,11 @@ class NonNegative(Set):
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Box(Set):
-    r"""The box $[\ell, u]$ for every entry; either side may be open.
+    r"""The box $[\ell, u]$ for every entry; either side may be open, and either
+    bound may differ per entry.
 
     $$
-    C = \{w : \ell \le w_i \le u\}, \qquad P(w) = \min(\max(w, \ell), u)
+    C = \{w : \ell_i \le w_i \le u_i\}, \qquad P(w) = \min(\max(w, \ell), u)
     $$
 
     A product of intervals, so clipping each entry is the exact Euclidean
@@ -63,9 +64,21 @@ class Box(Set):
     "at most": ``Box(min_value=1e-3)`` keeps a scale or a variance strictly
     positive (``NonNeg`` allows exactly 0).
 
+    **Per-entry bounds.** A bound may be an array (nested lists, or a NumPy
+    array) shaped like the weight or like a trailing slice of it, NumPy's
+    broadcasting rule: for a ``Dense`` kernel of shape ``(inputs, units)``,
+    shape ``(units,)`` bounds each output unit and ``(inputs, 1)`` each
+    input; for a ``Conv2D`` kernel, ``(3, 3, 1, 1)`` bounds each tap. An
+    entry of ``-inf`` in ``min_value`` (``inf`` in ``max_value``) leaves that
+    entry open on that side. Arrays are stored in the config as nested
+    lists; a weight they do not broadcast to raises ``ValueError`` on first
+    use, naming the bound and both shapes.
+
     Args:
-        min_value: Lower bound $\ell$, or ``None`` (or ``-inf``): no lower bound.
-        max_value: Upper bound $u \ge \ell$, or ``None`` (or ``inf``): no upper bound.
+        min_value: Lower bound $\ell$: a number, an array of them, or ``None``
+            (or ``-inf``): no lower bound.
+        max_value: Upper bound $u \ge \ell$ (at every entry): a number, an
+            array of them, or ``None`` (or ``inf``): no upper bound.
 
     ``Box()`` with neither bound keeps its 0.1.0 meaning, ``[0, 1]``, with a
     ``DeprecationWarning`` (a bound is required from 0.3.0). In 0.1.0 an
@@ -80,33 +93,54 @@ class Box(Set):
         array([0. , 0.5, 1. ])
         >>> np.asarray(Box(min_value=0.5).project(np.array([-2.0, 0.0, 3.0])))
         array([0.5, 0.5, 3. ])
+
+        One interval per column:
+
+        >>> box = Box([0.0, -1.0], [1.0, np.inf])
+        >>> np.asarray(box.project(np.array([[2.0, 2.0], [-2.0, -2.0]])))
+        array([[ 1.,  2.],
+               [ 0., -1.]])
     """
 
-    min_value: float | None = None
-    max_value: float | None = None
+    min_value: float | tuple | None = None
+    max_value: float | tuple | None = None
 
     def __post_init__(self) -> None:
-        lo, hi = validation.optional_interval(
+        lo, hi = validation.entry_interval(
             self.min_value, self.max_value, owner=type(self).__name__
         )
         self._normalize(min_value=lo, max_value=hi)
 
     @property
+    def per_entry(self) -> bool:
+        """Whether a bound is an array (one per entry) rather than one number."""
+        return isinstance(self.min_value, tuple) or isinstance(self.max_value, tuple)
+
+    @property
     def layout(self) -> Layout:
         return Elementwise()
+
+    def _check_fit(self, layout: Resolved, owner: str) -> None:
+        for name in ("min_value", "max_value"):
+            validation.entry_bound_fits(getattr(self, name), name, layout.shape, owner)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
         # Bounds as tensors: clip with Python floats rounds them to float32 on
         # some backends, and minimum/maximum promote float64 to float32. An
         # open side is an infinite bound: clip leaves every value below it.
-        lo = -math.inf if self.min_value is None else self.min_value
-        hi = math.inf if self.max_value is None else self.max_value
-        return ops.clip(x, layout.bound(lo), layout.bound(hi))
+        lo, hi = self._bounds(layout)
+        return ops.clip(x, lo, hi)
 
     def _distance(self, x: Any, layout: Resolved) -> Any:
-        below = 0.0 if self.min_value is None else ops.relu(self.min_value - x)
-        above = 0.0 if self.max_value is None else ops.relu(x - self.max_value)
+        lo, hi = self._bounds(layout)
+        below = 0.0 if self.min_value is None else ops.relu(lo - x)
+        above = 0.0 if self.max_value is None else ops.relu(x - hi)
         return ops.zeros_like(x) + below + above
+
+    def _bounds(self, layout: Resolved) -> tuple[Any, Any]:
+        lo = -math.inf if self.min_value is None else self.min_value
+        hi = math.inf if self.max_value is None else self.max_value
+        return layout.bound(lo), layout.bound(hi)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)

@@ -81,7 +81,9 @@ def test_autograph_converts_every_constraint_without_a_warning(caplog):
     import tensorflow as tf
 
     for constraint in CONSTRAINTS:
-        shape = (3, 4, 2) if spec_of(constraint)[0].layout != "matrices" else (4, 4)
+        # Matrix sets need square weights; the Box spec's per-entry bounds, 6 units.
+        layout = spec_of(constraint)[0].layout
+        shape = {"matrices": (4, 4), "elementwise": (5, 6)}.get(layout, (3, 4, 2))
         tf.function(constraint)(tf.ones(shape, "float32"))
     assert not [r.message for r in caplog.records if "AutoGraph" in r.getMessage()]
 

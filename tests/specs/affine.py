@@ -16,7 +16,7 @@ def real(low, high):
 
 
 @st.composite
-def box_params(draw):
+def box_params(draw, shape=()):
     low = draw(real(-10.0, 10.0))
     params = {"min_value": low, "max_value": low + draw(real(0.0, 10.0))}
     # One side open (None or an infinity) in about one draw in three.
@@ -24,18 +24,39 @@ def box_params(draw):
     if side != "closed":
         key, infinity = ("min_value", -np.inf) if side == "no_min" else ("max_value", np.inf)
         params[key] = draw(st.sampled_from([None, infinity]))
+    if shape and draw(st.booleans()):
+        params.update(per_entry_bounds(shape, draw(st.integers(0, 2**32 - 1))))
     return params
 
 
+def per_entry_bounds(shape, seed):
+    """Bounds per entry of a trailing slice of ``shape`` (some axes 1: repeated),
+    with about one entry in five open on one side."""
+    rng = np.random.default_rng(seed)
+    rank = int(rng.integers(1, len(shape) + 1))
+    # The library refuses empty bounds: an empty weight gets size-1 axes.
+    bound_shape = tuple(
+        1 if d == 0 or rng.random() < 0.3 else d for d in shape[len(shape) - rank :]
+    )
+    low = rng.uniform(-10.0, 10.0, size=bound_shape)
+    high = low + rng.uniform(0.0, 10.0, size=bound_shape)
+    low[rng.random(bound_shape) < 0.2] = -np.inf
+    high[rng.random(bound_shape) < 0.2] = np.inf
+    return {"min_value": low.tolist(), "max_value": high.tolist()}
+
+
 def box_bounds(params):
-    """(lo, hi) with infinities for open sides."""
+    """(lo, hi) as float arrays (per entry, or of rank 0), infinities for open sides."""
     lo, hi = params.get("min_value"), params.get("max_value")
-    return (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
+    return (
+        np.asarray(-np.inf if lo is None else lo, np.float64),
+        np.asarray(np.inf if hi is None else hi, np.float64),
+    )
 
 
 def box_violation(params, w):
     lo, hi = box_bounds(params)
-    return max(0.0, lo - w.min(), w.max() - hi)
+    return max(0.0, float((lo - w).max()), float((w - hi).max()))
 
 
 def sums(params, w):
@@ -79,11 +100,16 @@ SPECS = (
     Spec(
         name="Box",
         layout="elementwise",
-        params=lambda shape, axis: box_params(),
+        params=lambda shape, axis: box_params(shape),
         examples=(
             {"min_value": -0.5, "max_value": 2.0},
             {"min_value": 1e-3, "max_value": None},
             {"min_value": None, "max_value": 5.0},
+            # One interval per output unit (the last axis of every shape below).
+            {
+                "min_value": [-0.5, -0.4, -0.3, -0.2, -0.1, 0.0],
+                "max_value": [0.5, 1.0, 1.5, 2.0, np.inf, 3.0],
+            },
         ),
         violation=box_violation,
         allowance=entry_allowance,
@@ -97,7 +123,15 @@ SPECS = (
             ({"min_value": 0.0, "max_value": float("nan")}, "max_value"),
             ({"min_value": "0", "max_value": 1.0}, "min_value"),
             ({"min_value": None, "max_value": "1"}, "max_value"),
+            ({"min_value": [0.0, 2.0], "max_value": [1.0, 1.0]}, "min_value"),
+            ({"min_value": [0.0, np.nan], "max_value": 1.0}, "min_value"),
+            ({"min_value": [0.0, np.inf], "max_value": None}, "min_value"),
+            ({"min_value": None, "max_value": [1.0, -np.inf]}, "max_value"),
+            ({"min_value": [[0.0], [1.0, 2.0]], "max_value": None}, "min_value"),
+            ({"min_value": [0.0, 0.0], "max_value": [1.0, 1.0, 1.0]}, "min_value"),
+            ({"min_value": ["0", "1"], "max_value": None}, "min_value"),
         ),
+        shapes=((3, 3, 2, 6), (5, 6)),
         function="project_box",
         penalty="BoxPenalty",
     ),

@@ -1,0 +1,201 @@
+"""Per-entry bounds of ``Box`` (and ``BoxPenalty``, ``project_box``): exact
+clipping, first-use shape errors, configs as nested lists, a fresh process."""
+
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from keras_kernel_constraints import regularizers
+from keras_kernel_constraints.constraints import Box, Intersect, SumTo
+from keras_kernel_constraints.projections import project_box
+from tests.helpers import (
+    FLOAT_DTYPES,
+    as_f64,
+    needs_float64,
+    np_dtype,
+    run_python,
+    tensor,
+    to_numpy,
+)
+
+KERNEL = (3, 3, 2, 4)  # a Conv2D kernel: taps, input channels, output channels
+
+
+def rounded(bound, dtype):
+    """A bound as the weight's dtype represents it (the library rounds bounds so)."""
+    return np.asarray(bound, np.float64).astype(np_dtype(dtype)).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "bound_shape",
+    [(4,), (2, 1), (3, 3, 1, 1), (1, 4), KERNEL],
+    ids=["per unit", "per input", "per tap", "leading 1", "per entry"],
+)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_per_entry_bounds_clip_each_entry_to_its_own_interval(bound_shape, dtype, rng):
+    low = rng.uniform(-1.0, 0.5, size=bound_shape)
+    high = low + rng.uniform(0.0, 1.0, size=bound_shape)
+    high[rng.random(bound_shape) < 0.25] = np.inf  # open above at some entries
+    box = Box(low.tolist(), high.tolist())
+    w = tensor(2 * rng.normal(size=KERNEL), dtype)
+
+    out = box(w)
+
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+    expected = np.clip(as_f64(w), rounded(low, dtype), rounded(high, dtype))
+    np.testing.assert_array_equal(as_f64(out), expected)
+    np.testing.assert_array_equal(to_numpy(box(out)), to_numpy(out))  # idempotent
+    assert np.any(as_f64(out) == np.broadcast_to(rounded(low, dtype), KERNEL))  # they acted
+
+
+def test_a_scalar_and_an_array_mix_and_open_entries_stay_open():
+    box = Box(0.0, [1.0, np.inf, 2.0])
+    out = to_numpy(box(np.array([[-5.0, 50.0, 5.0]], "float32")))
+    np.testing.assert_array_equal(out, [[0.0, 50.0, 2.0]])
+    assert Box([-np.inf, -np.inf], 1.0).min_value is None  # every entry open: no bound
+
+
+@pytest.mark.parametrize("name", ["min_value", "max_value"])
+@pytest.mark.parametrize(
+    "bound_shape",
+    [(3,), (5, 4), (2, 3, 3, 2, 4), (3, 1, 1, 1, 1)],
+    ids=["wrong units", "wrong inputs", "one axis more", "rank too high"],
+)
+def test_a_bound_that_does_not_fit_raises_naming_it_and_both_shapes(name, bound_shape):
+    bound = np.zeros(bound_shape).tolist()
+    box = Box(**{name: bound})  # the shape is checked on first use, when it is known
+    pattern = re.escape(f"Box: `{name}` has shape {tuple(bound_shape)}, which does not ") + (
+        r".*" + re.escape("weight's shape (3, 3, 2, 4)")
+    )
+    with pytest.raises(ValueError, match=pattern):
+        box(np.zeros(KERNEL, "float32"))
+    with pytest.raises(ValueError, match=rf"project_box: `{name}` has shape"):
+        project_box(np.zeros(KERNEL, "float32"), **{name: np.asarray(bound)})
+    with pytest.raises(ValueError, match=rf"`{name}` has shape"):
+        regularizers.BoxPenalty(**{name: bound}, strength=1.0)(np.zeros(KERNEL, "float32"))
+
+
+def test_a_layer_whose_kernel_does_not_fit_its_bounds_fails_on_first_use():
+    layer = keras.layers.Dense(3, kernel_constraint=Box([0.0, 0.0], 1.0))
+    model = keras.Sequential([keras.Input((4,)), layer])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"`min_value` has shape \(2,\).*\(4, 3\)"):
+        model.fit(np.ones((8, 4)), np.ones((8, 3)), epochs=1, verbose=0)
+
+
+def test_the_config_holds_nested_lists_and_round_trips_through_json():
+    box = Box([[0.0, -1.0]], [[1.0, np.inf]])
+    config = box.get_config()
+    assert config == {"min_value": [[0.0, -1.0]], "max_value": [[1.0, np.inf]]}
+    restored = Box.from_config(json.loads(json.dumps(config)))
+    assert restored == box and hash(restored) == hash(box)
+    serialized = keras.saving.serialize_keras_object(box)
+    assert keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized))) == box
+    assert Box(np.array([0.0, 1.0]), 2.0) == Box([0.0, 1.0], 2.0)  # NumPy arrays become lists
+    assert Box(np.array(0.5), 1.0).min_value == 0.5  # a rank-0 array is a number
+    assert box.penalty(0.1) == regularizers.BoxPenalty(
+        [[0.0, -1.0]], [[1.0, np.inf]], strength=0.1, power=1
+    )
+
+
+def test_the_penalty_measures_each_entry_against_its_own_interval():
+    penalty = regularizers.BoxPenalty([0.0, -1.0], [1.0, np.inf], strength=1.0)
+    value = float(penalty(np.array([[2.0, 2.0], [-2.0, -2.0]], "float32")))
+    assert value == pytest.approx(1.0 + 0.0 + 2.0 + 1.0)
+
+
+@needs_float64
+def test_sum_to_within_per_entry_bounds_matches_the_exact_shift(rng):
+    # {sum = 1, lo <= x <= hi} per column: x = clip(y - t, lo, hi), t the root of
+    # sum(x) = 1 (Dykstra's pieces here: a per-entry box and a sum hyperplane).
+    low = rng.uniform(-1.0, 0.0, size=(6, 1))
+    high = rng.uniform(0.3, 1.0, size=(6, 1))  # sum(low) < 1 < sum(high): not empty
+    the_set = Intersect(SumTo(1.0, axis=0), Box(low.tolist(), high.tolist()))
+    for _ in range(20):
+        y = 2 * rng.normal(size=(6, 3))
+        out = as_f64(the_set(y))
+        for j in range(3):
+            column = y[:, j]
+            t = brentq(
+                lambda t, c=column: np.clip(c - t, low[:, 0], high[:, 0]).sum() - 1.0,
+                -50.0,
+                50.0,
+                xtol=1e-15,
+            )
+            np.testing.assert_allclose(
+                out[:, j], np.clip(column - t, low[:, 0], high[:, 0]), atol=1e-9
+            )
+        assert float(the_set.residual(out)) <= 1e-9
+
+
+LOADER = r"""
+import json, sys
+import numpy as np
+import keras
+import keras_kernel_constraints
+
+path, x_path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+model = keras.saving.load_model(path, safe_mode=True)
+x = np.load(x_path)
+report = {
+    "prediction": model.predict(x, verbose=0).tolist(),
+    "configs": {
+        name: keras.saving.serialize_keras_object(model.get_layer(name).kernel_constraint)
+        for name in ("conv", "dense")
+    },
+    "penalty": keras.saving.serialize_keras_object(model.get_layer("conv").kernel_regularizer),
+}
+model.compile(keras.optimizers.Adam(0.1), "mse", jit_compile=keras.backend.backend() != "torch")
+model.fit(x, 10 * np.ones((len(x), 3), "float32"), epochs=3, verbose=0)
+np.savez(out, **{name: model.get_layer(name).kernel.numpy() for name in ("conv", "dense")})
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng):
+    tap_low = [[[[-0.1]], [[-0.2]], [[-0.1]]]] * 3  # (3, 3, 1, 1): one interval per tap
+    tap_high = np.full((3, 3, 1, 1), 0.05)
+    tap_high[1, 1] = np.inf  # the centre tap is free above
+    unit_low, unit_high = [-0.05, 0.0, 0.05], [0.05, 0.1, 0.15]  # one per output unit
+    conv_box = Box(tap_low, tap_high.tolist())
+    dense_box = Box(unit_low, unit_high)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(
+                4,
+                3,
+                name="conv",
+                kernel_constraint=conv_box,
+                kernel_regularizer=conv_box.penalty(0.01),
+            ),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="dense", kernel_constraint=dense_box),
+        ]
+    )
+    x = rng.normal(size=(32, 6, 6, 2)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    model.save(tmp_path / "bounded.keras")
+
+    report = json.loads(
+        run_python(
+            LOADER, str(tmp_path / "bounded.keras"), str(tmp_path / "x.npy"), str(tmp_path / "w")
+        )
+    )
+
+    np.testing.assert_array_equal(report["prediction"], model.predict(x, verbose=0))
+    assert keras.saving.deserialize_keras_object(report["configs"]["conv"]) == conv_box
+    assert keras.saving.deserialize_keras_object(report["configs"]["dense"]) == dense_box
+    assert keras.saving.deserialize_keras_object(report["penalty"]) == conv_box.penalty(0.01)
+    trained = np.load(tmp_path / "w.npz")
+    conv, dense = trained["conv"].astype(np.float64), trained["dense"].astype(np.float64)
+    f32 = lambda b: rounded(b, "float32")  # noqa: E731
+    assert np.all(conv >= f32(tap_low)) and np.all(conv <= f32(tap_high))
+    assert np.all(dense >= f32(unit_low)) and np.all(dense <= f32(unit_high))
+    assert np.any(dense == f32(unit_high)) and conv[1, 1].max() > 0.05  # bounds acted; centre free
