@@ -128,7 +128,7 @@ def entry_interval(min_value, max_value, *, owner: str) -> tuple[EntryBound, Ent
     with ``min_value <= max_value`` at every entry. Whether the arrays fit
     a weight is checked on first use (``entry_bound_fits``).
     """
-    if _is_array(min_value) or _is_array(max_value):
+    if is_array(min_value) or is_array(max_value):
         lo = _entry_side(min_value, "min_value", open_at=-math.inf)
         hi = _entry_side(max_value, "max_value", open_at=math.inf)
         if lo is not None and hi is not None:
@@ -158,12 +158,45 @@ def entry_bound_fits(bound: EntryBound, name: str, shape: tuple[int, ...], owner
         )
 
 
-def _is_array(value) -> bool:
+def finite_entry_interval(min_value, max_value) -> tuple[float | tuple, float | tuple]:
+    """``ordered_bounds`` where either bound may be an array (as for
+    ``entry_interval``), every entry finite."""
+    sides = []
+    for name, value, open_at in (
+        ("min_value", min_value, -math.inf),
+        ("max_value", max_value, math.inf),
+    ):
+        side = _entry_side(value, name, open_at=open_at) if value is not None else None
+        if side is None or not np.all(np.isfinite(np.asarray(side, np.float64))):
+            raise ValueError(f"`{name}` must be finite at every entry; got {name}={value!r}.")
+        sides.append(side)
+    _ordered_entries(*sides)
+    return sides[0], sides[1]
+
+
+def group_sums_fit(low_sums, high_sums, value: float, owner: str) -> None:
+    """Raise unless every group's entries, each in its own interval, can sum to
+    ``value``: ``sum(min_value) <= value <= sum(max_value)`` per group."""
+    low, high = np.asarray(low_sums, np.float64), np.asarray(high_sums, np.float64)
+    slack = 1e-12 * np.maximum(max(1.0, abs(value)), np.maximum(np.abs(low), np.abs(high)))
+    bad = (low > value + slack) | (high < value - slack)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at {list(index)}" if index else ""
+        raise ValueError(
+            f"{owner}: the group{where} cannot sum to `value`={value}: its entries' "
+            f"bounds allow sums in [{low[index]}, {high[index]}]. Every group needs "
+            "sum(min_value) <= value <= sum(max_value)."
+        )
+
+
+def is_array(value) -> bool:
+    """A list, tuple or NumPy array: per-entry values, rather than one number."""
     return isinstance(value, (list, tuple, np.ndarray))
 
 
 def _entry_side(value, name: str, *, open_at: float) -> EntryBound:
-    if not _is_array(value):
+    if not is_array(value):
         return _open_side(value, name, open_at=open_at)
     try:
         array = np.asarray(value)

@@ -126,8 +126,9 @@ class CappedSimplex(sets.CappedSimplex, SetConstraint):
 
     Args:
         value: Finite target sum of every group.
-        min_value: Finite lower bound of every entry.
-        max_value: Finite upper bound, ``>= min_value``.
+        min_value: Finite lower bound of every entry, or an array of per-entry
+            bounds broadcastable to the weight (as for ``Box``).
+        max_value: Finite upper bound, ``>= min_value``, or an array.
         axis: Groups, as for ``Simplex``.
 
     Example:

@@ -158,8 +158,8 @@ def project_simplex(w: Any, value: float = 1.0, *, axis: AxisLike = None) -> Any
 def project_capped_simplex(
     w: Any,
     value: float = 1.0,
-    min_value: float = 0.0,
-    max_value: float = 1.0,
+    min_value: Any = 0.0,
+    max_value: Any = 1.0,
     *,
     axis: AxisLike = None,
 ) -> Any:
@@ -169,8 +169,9 @@ def project_capped_simplex(
     Args:
         w: Floating-point tensor.
         value: Target sum of every group.
-        min_value: Lower bound of every entry.
-        max_value: Upper bound of every entry, ``>= min_value``.
+        min_value: Lower bound of every entry, or an array of per-entry bounds
+            broadcastable to ``w`` (as for ``sets.CappedSimplex``).
+        max_value: Upper bound of every entry, ``>= min_value``, or an array.
         axis: Groups, as for ``project_sum_to``.
 
     Returns:

@@ -222,7 +222,9 @@ def _plan(the_set: Intersect, shape: tuple[int, ...], dtype: str, owner: str) ->
     kinds: dict[str, list[tuple[Set, Resolved]]] = {"order": [], "sum": [], "ball": [], "other": []}
     for m, r in resolved:
         if not _elementwise(m):
-            kinds[_KIND.get(_name(m), "other")].append((m, r))
+            # The rules merge one interval for every entry; per-entry bounds stay apart.
+            kind = "other" if getattr(m, "per_entry", False) else _KIND.get(_name(m), "other")
+            kinds[kind].append((m, r))
     monotone, sums, balls, others = kinds["order"], kinds["sum"], kinds["ball"], kinds["other"]
 
     pieces: list[_Piece] = []

@@ -111,10 +111,17 @@ class CappedSimplex(Set):
     $n$ entries can be feasible only if $n\ell \le s \le nu$; a weight
     whose groups cannot raises ``ValueError`` on first use.
 
+    **Per-entry bounds.** Either bound may be an array of finite bounds
+    $\ell_i$, $u_i$, shaped like the weight or a trailing slice of it (as for
+    ``Box``; e.g. one interval per tap of a kernel whose taps form the
+    groups). The projection is the same threshold with each entry clipped to
+    its own interval, and a group can be feasible only if
+    $\sum_g \ell_i \le s \le \sum_g u_i$: both checked on first use.
+
     Args:
         value: Finite target sum $s$ of every group.
-        min_value: Finite lower bound $\ell$ of every entry.
-        max_value: Finite upper bound $u \ge \ell$ of every entry.
+        min_value: Finite lower bound $\ell$ of every entry, or an array of them.
+        max_value: Finite upper bound $u \ge \ell$ of every entry, or an array.
         axis: Groups, as for ``Simplex``.
 
     Example:
@@ -122,16 +129,21 @@ class CappedSimplex(Set):
         >>> import numpy as np
         >>> np.asarray(CappedSimplex(1.0, 0.0, 0.6).project(np.array([3.0, 1.0, 0.0])))
         array([0.6, 0.4, 0. ])
+        >>> np.asarray(CappedSimplex(1.0, 0.0, [0.2, 1.0, 1.0]).project(np.array([3.0, 1.0, 0.0])))
+        array([0.2, 0.8, 0. ])
     """
 
     value: float = 1.0
-    min_value: float = 0.0
-    max_value: float = 1.0
+    min_value: float | tuple = 0.0
+    max_value: float | tuple = 1.0
     _: KW_ONLY
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
-        lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
+        if validation.is_array(self.min_value) or validation.is_array(self.max_value):
+            lo, hi = validation.finite_entry_interval(self.min_value, self.max_value)
+        else:
+            lo, hi = validation.ordered_bounds(self.min_value, self.max_value)
         self._normalize(
             value=validation.finite_number(self.value, "value"),
             min_value=lo,
@@ -147,12 +159,36 @@ class CappedSimplex(Set):
     def layout(self) -> Layout:
         return Groups(self.axis)
 
+    @property
+    def per_entry(self) -> bool:
+        """Whether a bound is an array (one per entry) rather than one number."""
+        return isinstance(self.min_value, tuple) or isinstance(self.max_value, tuple)
+
     def _check_fit(self, layout: Resolved, owner: str) -> None:
-        validation.sum_fits(layout.size, self.value, self.min_value, self.max_value, owner)
+        if not self.per_entry:
+            validation.sum_fits(layout.size, self.value, self.min_value, self.max_value, owner)  # type: ignore[arg-type]
+            return
+        for name in ("min_value", "max_value"):
+            validation.entry_bound_fits(getattr(self, name), name, layout.shape, owner)
+        low, high = (
+            np.broadcast_to(np.asarray(bound, np.float64), layout.shape).sum(axis=layout.axes)
+            for bound in (self.min_value, self.max_value)
+        )
+        validation.group_sums_fit(low, high, self.value, owner)
 
     def _project(self, x: Any, layout: Resolved) -> Any:
         rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
-        lo, hi, total = self.min_value, self.max_value, self.value
+        total = self.value
+        lo: Any = self.min_value
+        hi: Any = self.max_value
+        if self.per_entry:  # (groups, n) rows of bounds beside the rows of entries
+            dtype = backend.standardize_dtype(x.dtype)
+            lo, hi = (
+                layout.to_rows(
+                    ops.broadcast_to(ops.convert_to_tensor(np.asarray(b, dtype)), layout.shape)
+                )[0]
+                for b in (lo, hi)
+            )
         lo_t, hi_t = (
             ops.convert_to_tensor(lo, dtype=x.dtype),
             ops.convert_to_tensor(hi, dtype=x.dtype),
@@ -167,18 +203,18 @@ class CappedSimplex(Set):
         left, right = _narrow_by_magnitude(
             total_at,
             total,
-            ops.min(rows, axis=-1, keepdims=True) - hi,
-            ops.max(rows, axis=-1, keepdims=True) - lo,
+            ops.min(rows - hi_t, axis=-1, keepdims=True),
+            ops.max(rows - lo_t, axis=-1, keepdims=True),
         )
         left, right = _bisect(total_at, total, left, right, halvings=_AFTER_NARROWING)
         # tau lies in [left, right] (up to the rounding of its ends): entries
         # beyond a bound for every tau there are fixed; the rest are free.
-        at_lo = rows - left < lo
-        at_hi = rows - right > hi
+        at_lo = rows - left < lo_t
+        at_hi = rows - right > hi_t
         free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
         # Free entries that land on a bound belong to it: solve once more without them.
-        at_lo = ops.logical_or(at_lo, ops.logical_and(free, p <= lo))
-        at_hi = ops.logical_or(at_hi, ops.logical_and(free, p >= hi))
+        at_lo = ops.logical_or(at_lo, ops.logical_and(free, p <= lo_t))
+        at_hi = ops.logical_or(at_hi, ops.logical_and(free, p >= hi_t))
         free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
         bounds = ops.where(at_hi, hi_t, lo_t)
         return restore(ops.where(free, ops.clip(p, lo_t, hi_t), bounds))
@@ -286,12 +322,22 @@ def _narrow_by_magnitude(
 
 
 def _solve_free(
-    rows: Any, at_lo: Any, at_hi: Any, lo: float, hi: float, total: float
+    rows: Any, at_lo: Any, at_hi: Any, lo: Any, hi: Any, total: float
 ) -> tuple[Any, Any]:
-    """The free entries (at neither bound) and their values when the rest sit at the bounds."""
+    """The free entries (at neither bound) and their values when the rest sit at the bounds.
+
+    ``lo`` and ``hi`` are numbers, or rows of per-entry bounds shaped like ``rows``.
+    """
     free = ops.logical_not(ops.logical_or(at_lo, at_hi))
-    fixed = lo * _count(at_lo, rows.dtype) + hi * _count(at_hi, rows.dtype)
+    fixed = _at_bound(at_lo, lo, rows) + _at_bound(at_hi, hi, rows)
     return free, _share(rows, free, total - fixed)
+
+
+def _at_bound(mask: Any, bound: Any, rows: Any) -> Any:
+    """The sum per row of the entries that ``mask`` puts at ``bound``."""
+    if isinstance(bound, float):  # one rounding: the count times the bound
+        return bound * _count(mask, rows.dtype)
+    return ops.sum(ops.where(mask, bound, ops.zeros_like(rows)), axis=-1, keepdims=True)
 
 
 def _share(rows: Any, free: Any, target: Any) -> Any:

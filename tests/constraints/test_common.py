@@ -15,7 +15,7 @@ from tests.helpers import (
     tensorflow_only,
     to_numpy,
 )
-from tests.specs import allowed, max_violation, spec_of
+from tests.specs import DEFAULT_SHAPES, allowed, max_violation, spec_of
 
 
 def test_every_set_has_exactly_one_constraint():
@@ -81,9 +81,12 @@ def test_autograph_converts_every_constraint_without_a_warning(caplog):
     import tensorflow as tf
 
     for constraint in CONSTRAINTS:
-        # Matrix sets need square weights; the Box spec's per-entry bounds, 6 units.
-        layout = spec_of(constraint)[0].layout
-        shape = {"matrices": (4, 4), "elementwise": (5, 6)}.get(layout, (3, 4, 2))
+        # Specs that name their shapes (matrices, per-entry bounds) need one of those.
+        spec = spec_of(constraint)[0]
+        if spec.layout == "matrices":
+            shape: tuple[int, ...] = (4, 4)
+        else:
+            shape = (3, 4, 2) if spec.shapes == DEFAULT_SHAPES else spec.shapes[0]
         tf.function(constraint)(tf.ones(shape, "float32"))
     assert not [r.message for r in caplog.records if "AutoGraph" in r.getMessage()]
 

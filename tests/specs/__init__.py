@@ -44,6 +44,9 @@ from tests.helpers import EPS
 
 Params = dict[str, Any]
 
+DEFAULT_SHAPES = ((3, 3, 2, 4), (6, 5))
+"""The weight shapes of a spec that names none (per-entry bounds need their own)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
@@ -67,7 +70,7 @@ class Spec:
     penalty: str | None = None  # a penalty taking the set's own parameters, if any
     # (params, input, dtype, expected): inputs at the edge of the dtype's range
     extremes: tuple[tuple[Params, list, str, list], ...] = ()
-    shapes: tuple[tuple[int, ...], ...] = ((3, 3, 2, 4), (6, 5))
+    shapes: tuple[tuple[int, ...], ...] = DEFAULT_SHAPES
     cases: Any = None  # a strategy of (shape, params), or None: shape_and_axis + params
     minimum_keras: tuple[int, int] = (3, 0)
     # (params, ndim) -> the axes one group spans, for sets whose groups are

@@ -24,8 +24,8 @@ def simplex_rows(rows, value):
 
 def bisect_tau(rows, value, lo, hi, iterations=200):
     """tau with sum(clip(rows - tau, lo, hi)) = value, per row, in float64."""
-    left = rows.min(axis=-1, keepdims=True) - hi - 1
-    right = rows.max(axis=-1, keepdims=True) - lo + 1
+    left = (rows - hi).min(axis=-1, keepdims=True) - 1
+    right = (rows - lo).max(axis=-1, keepdims=True) + 1
     for _ in range(iterations):
         mid = 0.5 * (left + right)
         above = np.clip(rows - mid, lo, hi).sum(axis=-1, keepdims=True) > value
@@ -54,16 +54,53 @@ def by_rows(project):
 
 @st.composite
 def capped_params(draw, shape, axis):
-    n = max(1, int(np.prod([shape[a] for a in group_axes(axis, len(shape))])))
+    axes = group_axes(axis, len(shape))
+    n = max(1, int(np.prod([shape[a] for a in axes])))
+    trailing = axes == tuple(range(len(shape) - len(axes), len(shape)))
+    if axes and trailing and 0 not in shape and draw(st.booleans()):
+        # Per-entry bounds shaped like one group (its axes are the trailing ones),
+        # so every group has the same bounds and one value fits them all.
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        group_shape = tuple(shape[a] for a in axes)
+        low = rng.uniform(-2.0, 1.0, size=group_shape)
+        high = low + rng.uniform(0.0, 2.0, size=group_shape)
+        value = low.sum() + draw(real(0.0, 1.0)) * (high.sum() - low.sum())
+        return {"value": value, "min_value": low.tolist(), "max_value": high.tolist(), "axis": axis}
     lo = draw(real(-2.0, 1.0))
     hi = lo + draw(real(0.0, 2.0))
     value = n * lo + draw(real(0.0, 1.0)) * n * (hi - lo)
     return {"value": value, "min_value": lo, "max_value": hi, "axis": axis}
 
 
+def capped_bounds(params, w):
+    """The bounds broadcast to ``w``, as float64 arrays."""
+    return tuple(
+        np.broadcast_to(np.asarray(params[key], np.float64), w.shape)
+        for key in ("min_value", "max_value")
+    )
+
+
+def capped_reference(params, w):
+    axes = group_axes(params["axis"], w.ndim)
+    rows, back = rows_of(w, axes)
+    lo, hi = (rows_of(bound, axes)[0] for bound in capped_bounds(params, w))
+    return back(capped_rows(rows, params["value"], lo, hi))
+
+
+def capped_violation(params, w):
+    lo, hi = capped_bounds(params, w)
+    return max(
+        float((lo - w).max()),
+        float((w - hi).max()),
+        float(np.abs(sums(params, w) - params["value"]).max()),
+        0.0,
+    )
+
+
 def capped_touches(params, w, dtype):
     tol = sum_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
-    return bool(np.any(w <= params["min_value"] + tol) or np.any(w >= params["max_value"] - tol))
+    lo, hi = capped_bounds(params, w)
+    return bool(np.any(w <= lo + tol) or np.any(w >= hi - tol))
 
 
 def l1_norms(params, w):
@@ -108,24 +145,29 @@ SPECS = (
         examples=(
             {"value": 1.0, "min_value": 0.0, "max_value": 0.2, "axis": None},
             {"value": 0.0, "min_value": -1.0, "max_value": 1.0, "axis": -1},
+            # Rows of 6 (the last axis of every shape below), each entry in its own interval.
+            {
+                "value": 1.0,
+                "min_value": [-0.2, -0.1, 0.0, 0.0, 0.0, -0.5],
+                "max_value": [0.5, 0.5, 0.3, 0.3, 1.0, 0.2],
+                "axis": -1,
+            },
         ),
-        violation=lambda params, w: max(
-            params["min_value"] - w.min(),
-            w.max() - params["max_value"],
-            float(np.abs(sums(params, w) - params["value"]).max()),
-            0.0,
-        ),
+        violation=capped_violation,
         allowance=sum_allowance,
         touches_boundary=capped_touches,
-        reference=by_rows(
-            lambda rows, p: capped_rows(rows, p["value"], p["min_value"], p["max_value"])
-        ),
+        reference=capped_reference,
         bad_arguments=(
             ({"value": float("nan")}, "value"),
             ({"value": 1.0, "min_value": 0.5, "max_value": 0.1}, "min_value"),
             ({"value": 1.0, "min_value": 0.0, "max_value": float("inf")}, "max_value"),
+            ({"value": 1.0, "min_value": [0.0, 0.5], "max_value": [1.0, 0.1]}, "min_value"),
+            ({"value": 1.0, "min_value": [0.0, -np.inf], "max_value": 1.0}, "min_value"),
+            ({"value": 1.0, "min_value": 0.0, "max_value": [1.0, np.inf]}, "max_value"),
+            ({"value": 1.0, "min_value": None, "max_value": [1.0, 2.0]}, "min_value"),
             *BAD_AXES,
         ),
+        shapes=((3, 3, 4, 6), (5, 6)),
         sums=True,
         function="project_capped_simplex",
         extremes=(

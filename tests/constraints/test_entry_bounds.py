@@ -1,17 +1,19 @@
-"""Per-entry bounds of ``Box`` (and ``BoxPenalty``, ``project_box``): exact
-clipping, first-use shape errors, configs as nested lists, a fresh process."""
+"""Per-entry bounds of ``Box`` (with ``BoxPenalty`` and ``project_box``) and
+``CappedSimplex``: exact projections, first-use shape and feasibility errors,
+configs as nested lists, a fresh process."""
 
 import json
 import re
 
+import cvxpy as cp
 import keras
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
 from keras_kernel_constraints import regularizers
-from keras_kernel_constraints.constraints import Box, Intersect, SumTo
-from keras_kernel_constraints.projections import project_box
+from keras_kernel_constraints.constraints import Box, CappedSimplex, Intersect, SumTo
+from keras_kernel_constraints.projections import project_box, project_capped_simplex
 from tests.helpers import (
     FLOAT_DTYPES,
     as_f64,
@@ -132,6 +134,36 @@ def test_sum_to_within_per_entry_bounds_matches_the_exact_shift(rng):
         assert float(the_set.residual(out)) <= 1e-9
 
 
+@needs_float64
+def test_a_capped_simplex_with_per_entry_bounds_is_the_solvers_projection(rng):
+    worst = 0.0
+    for _ in range(100):
+        n = int(rng.integers(2, 9))
+        low = rng.uniform(-1.0, 0.5, size=n)
+        high = low + rng.uniform(0.0, 1.5, size=n)
+        value = float(low.sum() + rng.uniform() * (high.sum() - low.sum()))
+        y = 2 * rng.normal(size=n)
+        out = as_f64(project_capped_simplex(y, value, low.tolist(), high.tolist(), axis=0))
+        x = cp.Variable(n)
+        cp.Problem(
+            cp.Minimize(cp.sum_squares(x - y)), [cp.sum(x) == value, x >= low, x <= high]
+        ).solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+        worst = max(worst, float(np.abs(out - x.value).max()))
+        assert np.all(out >= low) and np.all(out <= high)
+        assert abs(out.sum() - value) <= 8 * n * np.finfo(np.float64).eps * (1 + np.abs(y).max())
+    assert worst <= 1e-7  # Clarabel's accuracy; the spec's bisection reference is exact
+
+
+def test_a_capped_simplex_whose_group_cannot_reach_its_sum_raises_naming_it():
+    the_set = CappedSimplex(1.0, 0.0, [[0.2, 0.2], [0.6, 0.6]], axis=0)  # columns of 2
+    with pytest.raises(ValueError, match=r"the group at \[0\] cannot sum to `value`=1.0"):
+        the_set(np.zeros((2, 2), "float32"))
+    with pytest.raises(ValueError, match=r"`max_value` has shape \(2, 2\).*\(3, 2\)"):
+        the_set(np.zeros((3, 2), "float32"))
+    with pytest.raises(ValueError, match="`min_value` must be finite at every entry"):
+        CappedSimplex(1.0, [0.0, -np.inf], 1.0)
+
+
 LOADER = r"""
 import json, sys
 import numpy as np
@@ -145,13 +177,14 @@ report = {
     "prediction": model.predict(x, verbose=0).tolist(),
     "configs": {
         name: keras.saving.serialize_keras_object(model.get_layer(name).kernel_constraint)
-        for name in ("conv", "dense")
+        for name in ("conv", "dense", "capped")
     },
     "penalty": keras.saving.serialize_keras_object(model.get_layer("conv").kernel_regularizer),
 }
 model.compile(keras.optimizers.Adam(0.1), "mse", jit_compile=keras.backend.backend() != "torch")
-model.fit(x, 10 * np.ones((len(x), 3), "float32"), epochs=3, verbose=0)
-np.savez(out, **{name: model.get_layer(name).kernel.numpy() for name in ("conv", "dense")})
+model.fit(x, 10 * np.ones((len(x), 2), "float32"), epochs=3, verbose=0)
+names = ("conv", "dense", "capped")
+np.savez(out, **{name: model.get_layer(name).kernel.numpy() for name in names})
 print(json.dumps(report))
 """
 
@@ -163,6 +196,8 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     tap_high[1, 1] = np.inf  # the centre tap is free above
     unit_low, unit_high = [-0.05, 0.0, 0.05], [0.05, 0.1, 0.15]  # one per output unit
     conv_box = Box(tap_low, tap_high.tolist())
+    # Each column of the last (3, 2) kernel sums to 1, its first input's weight in [0.5, 0.6].
+    capped = CappedSimplex(1.0, [[0.5], [-1.0], [-1.0]], [[0.6], [1.0], [1.0]], axis=0)
     dense_box = Box(unit_low, unit_high)
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -177,6 +212,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
             ),
             keras.layers.Flatten(),
             keras.layers.Dense(3, name="dense", kernel_constraint=dense_box),
+            keras.layers.Dense(2, name="capped", kernel_constraint=capped),
         ]
     )
     x = rng.normal(size=(32, 6, 6, 2)).astype("float32")
@@ -192,6 +228,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     np.testing.assert_array_equal(report["prediction"], model.predict(x, verbose=0))
     assert keras.saving.deserialize_keras_object(report["configs"]["conv"]) == conv_box
     assert keras.saving.deserialize_keras_object(report["configs"]["dense"]) == dense_box
+    assert keras.saving.deserialize_keras_object(report["configs"]["capped"]) == capped
     assert keras.saving.deserialize_keras_object(report["penalty"]) == conv_box.penalty(0.01)
     trained = np.load(tmp_path / "w.npz")
     conv, dense = trained["conv"].astype(np.float64), trained["dense"].astype(np.float64)
@@ -199,3 +236,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     assert np.all(conv >= f32(tap_low)) and np.all(conv <= f32(tap_high))
     assert np.all(dense >= f32(unit_low)) and np.all(dense <= f32(unit_high))
     assert np.any(dense == f32(unit_high)) and conv[1, 1].max() > 0.05  # bounds acted; centre free
+    column_sums = trained["capped"].astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(column_sums, 1.0, atol=3 * np.finfo(np.float32).eps)
+    first = trained["capped"][0].astype(np.float64)
+    assert np.all(first >= f32(0.5)) and np.all(first <= f32(0.6))
