@@ -190,6 +190,38 @@ def group_sums_fit(low_sums, high_sums, value: float, owner: str) -> None:
         )
 
 
+def finite_values(value, name: str) -> float | tuple:
+    """A finite number, or an array of them (nested tuples of floats; a rank-0
+    array is a number), or raise naming ``name``."""
+    if not is_array(value):
+        return finite_number(value, name)
+    side = _entry_side(value, name, open_at=math.inf)
+    if side is None or not np.all(np.isfinite(np.asarray(side, np.float64))):
+        raise ValueError(f"`{name}` must be finite at every entry; got {name}={value!r}.")
+    return side
+
+
+def group_values_fit(
+    values: float | tuple, name: str, shape: tuple[int, ...], axes: tuple[int, ...], owner: str
+) -> None:
+    """Raise ``ValueError`` unless per-group ``values`` broadcast to the shape of
+    the group sums (``shape`` with the group ``axes`` as 1) without growing it."""
+    sums = tuple(1 if a in axes else d for a, d in enumerate(shape))
+    given = np.shape(values) if isinstance(values, tuple) else ()
+    try:
+        fits = np.broadcast_shapes(given, sums) == sums
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{owner}: `{name}` has shape {given}, which does not broadcast to the shape "
+            f"of the group sums {sums} (the weight's shape {tuple(shape)} with the group "
+            f"axes {tuple(axes)} as 1). Give one {name} per group, e.g. shaped "
+            f"{tuple(d for a, d in enumerate(shape) if a not in axes)} when the group axes "
+            "lead."
+        )
+
+
 def is_array(value) -> bool:
     """A list, tuple or NumPy array: per-entry values, rather than one number."""
     return isinstance(value, (list, tuple, np.ndarray))

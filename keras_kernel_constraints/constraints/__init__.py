@@ -80,7 +80,7 @@ class SumTo(sets.SumTo, SetConstraint):
     feasible).
 
     Args:
-        value: Finite target sum of every group.
+        value: Finite target sum of every group, or an array of one per group.
         axis: Axis or tuple of axes forming one group. ``None`` (default)
             means every axis but the last: one group per output unit for
             Dense and ConvND kernels ``(*k, in, out)``. Conv2DTranspose

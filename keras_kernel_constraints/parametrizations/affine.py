@@ -13,7 +13,7 @@ from keras_kernel_constraints._core.layout import AxisLike
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 from keras_kernel_constraints.parametrizations.entries import start_distance
-from keras_kernel_constraints.sets.affine import shift_to_sum
+from keras_kernel_constraints.sets.affine import group_targets, shift_to_sum
 
 
 @register
@@ -33,7 +33,8 @@ class SumTo(Parametrization):
     identity (on any weight, ``forward`` of it is its projection).
 
     Args:
-        value: Finite target sum $s$ of every group.
+        value: Finite target sum $s$ of every group, or an array of one per
+            group (as for ``sets.SumTo``).
         axis: Axes forming one group; ``None`` means every axis but the last
             (one group per output unit of Dense and ConvND kernels);
             ``"units"`` is resolved per layer by ``Parametrized``.
@@ -46,7 +47,7 @@ class SumTo(Parametrization):
                [ 2.5,  1.5]])
     """
 
-    value: float = 1.0
+    value: float | tuple = 1.0
     _: KW_ONLY
     axis: AxisLike = None
 
@@ -55,7 +56,7 @@ class SumTo(Parametrization):
         return sets.SumTo(self.value, axis=self.axis)
 
     def _forward(self, v: Any, layout: Resolved) -> Any:
-        target = ops.convert_to_tensor(self.value, dtype=layout.compute_dtype)
+        target = group_targets(self.value, layout)
         return shift_to_sum(v, layout, target, single=layout.bound(self.value))
 
     def _right_inverse(self, w: Any, layout: Resolved) -> Any:

@@ -105,8 +105,10 @@ def project_sum_to(w: Any, value: Any = 1.0, *, axis: AxisLike = None) -> Any:
 
     Args:
         w: Floating-point tensor.
-        value: Target sum of every group: a finite number, or a tensor
-            broadcastable to the per-group sums (group axes kept as size 1).
+        value: Target sum of every group: a finite number, an array of one
+            per group (nested lists or NumPy, shaped like the group sums with
+            the group axes kept as size 1; checked as ``sets.SumTo`` checks
+            it), or a tensor of that shape (not checked).
         axis: Axis or tuple of axes forming one group; ``None`` means every
             axis but the last (rank >= 2) or the whole tensor (rank <= 1).
 
@@ -121,7 +123,7 @@ def project_sum_to(w: Any, value: Any = 1.0, *, axis: AxisLike = None) -> Any:
         array([ 0.93, -0.26,  0.33])
     """
     owner = "project_sum_to"
-    if not _is_array(value):
+    if not _is_tensor(value):
         return sets.SumTo(value, axis=axis).project(w, owner=owner)
     w, dtype = dtypes.float_tensor(w, owner)
     layout = sets.SumTo(axis=axis).resolve(tuple(w.shape), dtype, owner)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import KW_ONLY
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 from keras_kernel_constraints import sets
@@ -118,7 +119,7 @@ class SumToPenalty(SetPenalty):
         1.0
     """
 
-    value: float = 1.0
+    value: float | tuple = 1.0
     _: KW_ONLY
     axis: AxisLike = None
     strength: float = 0.01
@@ -133,8 +134,11 @@ class SumToPenalty(SetPenalty):
         return ops.sum(self._to_power(sum_residual(x, layout.axes, self.value)))
 
 
-def sum_residual(x: Any, axes: tuple[int, ...], value: float) -> Any:
-    """``|sum(x_g) - value|`` per group, kept broadcastable."""
+def sum_residual(x: Any, axes: tuple[int, ...], value: float | tuple) -> Any:
+    """``|sum(x_g) - value|`` per group, kept broadcastable (``value``: one
+    target, or one per group)."""
+    if isinstance(value, tuple):
+        value = ops.convert_to_tensor(np.asarray(value), dtype=x.dtype)
     return ops.abs(reductions.group_sum(x, axes) - value)
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import KW_ONLY
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 from keras_kernel_constraints._core import reductions, validation
@@ -163,8 +164,16 @@ class SumTo(Set):
     sum below ``max|w|``, so finite inputs cannot overflow to NaN. Groups of
     one entry are set to $s$ exactly.
 
+    **Per-group targets.** ``value`` may be an array, one target per group,
+    shaped like the group sums with the group axes kept as 1 (or a trailing
+    slice of that shape): for a ``Dense`` kernel of shape ``(inputs, units)``
+    with the default groups, shape ``(units,)``; for a ``Conv2D`` kernel with
+    ``axis=(0, 1)``, ``(channels_out,)`` or ``(channels_in, channels_out)``.
+    It is stored in the config as nested lists and checked against the
+    weight on first use.
+
     Args:
-        value: Finite target sum $s$ of every group.
+        value: Finite target sum $s$ of every group, or an array of them.
         axis: Axis or tuple of axes forming one group; ``None`` means every
             axis but the last (rank >= 2: one group per output unit) or the
             whole tensor (rank <= 1).
@@ -174,29 +183,48 @@ class SumTo(Set):
         >>> import numpy as np
         >>> np.asarray(SumTo(1.0).project(np.array([0.6, -0.59, 0.0])))
         array([ 0.93, -0.26,  0.33])
+
+        Columns summing to 1 and to -1:
+
+        >>> np.asarray(SumTo([1.0, -1.0]).project(np.array([[1.0, 1.0], [1.0, 1.0]])))
+        array([[ 0.5, -0.5],
+               [ 0.5, -0.5]])
     """
 
-    value: float = 1.0
+    value: float | tuple = 1.0
     _: KW_ONLY
     axis: AxisLike = None
 
     def __post_init__(self) -> None:
         self._normalize(
-            value=validation.finite_number(self.value, "value"),
+            value=validation.finite_values(self.value, "value"),
             axis=validation.axis_argument(self.axis),
         )
+
+    @property
+    def per_group(self) -> bool:
+        """Whether ``value`` is an array (one target per group) rather than one number."""
+        return isinstance(self.value, tuple)
 
     @property
     def layout(self) -> Layout:
         return Groups(self.axis)
 
+    def _check_fit(self, layout: Resolved, owner: str) -> None:
+        if self.per_group:
+            validation.group_values_fit(self.value, "value", layout.shape, layout.axes, owner)
+
     def _project(self, x: Any, layout: Resolved) -> Any:
         return shift_to_sum(
-            x,
-            layout,
-            ops.convert_to_tensor(self.value, dtype=layout.compute_dtype),
-            single=layout.bound(self.value),
+            x, layout, group_targets(self.value, layout), single=layout.bound(self.value)
         )
+
+
+def group_targets(value: float | tuple, layout: Resolved) -> Any:
+    """``value`` (a number or per-group targets) as a tensor in the compute dtype."""
+    if isinstance(value, tuple):
+        value = np.asarray(value, dtype=layout.compute_dtype)  # type: ignore[assignment]
+    return ops.convert_to_tensor(value, dtype=layout.compute_dtype)
 
 
 def shift_to_sum(x: Any, layout: Resolved, target: Any, single: Any | None = None) -> Any:

@@ -222,8 +222,9 @@ def _plan(the_set: Intersect, shape: tuple[int, ...], dtype: str, owner: str) ->
     kinds: dict[str, list[tuple[Set, Resolved]]] = {"order": [], "sum": [], "ball": [], "other": []}
     for m, r in resolved:
         if not _elementwise(m):
-            # The rules merge one interval for every entry; per-entry bounds stay apart.
-            kind = "other" if getattr(m, "per_entry", False) else _KIND.get(_name(m), "other")
+            # The rules take one bound and one target for all; per-entry ones stay apart.
+            varies = getattr(m, "per_entry", False) or getattr(m, "per_group", False)
+            kind = "other" if varies else _KIND.get(_name(m), "other")
             kinds[kind].append((m, r))
     monotone, sums, balls, others = kinds["order"], kinds["sum"], kinds["ball"], kinds["other"]
 

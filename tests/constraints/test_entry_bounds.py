@@ -1,6 +1,7 @@
 """Per-entry bounds of ``Box`` (with ``BoxPenalty`` and ``project_box``) and
-``CappedSimplex``: exact projections, first-use shape and feasibility errors,
-configs as nested lists, a fresh process."""
+``CappedSimplex``, per-group targets of ``SumTo``: exact projections,
+first-use shape and feasibility errors, configs as nested lists, a fresh
+process."""
 
 import json
 import re
@@ -15,6 +16,7 @@ from keras_kernel_constraints import regularizers
 from keras_kernel_constraints.constraints import Box, CappedSimplex, Intersect, SumTo
 from keras_kernel_constraints.projections import project_box, project_capped_simplex
 from tests.helpers import (
+    EPS,
     FLOAT_DTYPES,
     as_f64,
     needs_float64,
@@ -164,6 +166,47 @@ def test_a_capped_simplex_whose_group_cannot_reach_its_sum_raises_naming_it():
         CappedSimplex(1.0, [0.0, -np.inf], 1.0)
 
 
+@pytest.mark.parametrize(
+    "axis, target_shape",
+    [(None, (4,)), ((0, 1), (2, 4)), ((0, 1), (2, 1)), (-1, (3, 3, 2, 1)), (-1, (2, 1))],
+)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_per_group_targets_shift_each_group_to_its_own_sum(axis, target_shape, dtype, rng):
+    w = tensor(3 * rng.normal(size=KERNEL), dtype)
+    target = rng.uniform(-5.0, 5.0, size=target_shape)
+    the_set = SumTo(target.tolist(), axis=axis)
+    axes = (0, 1, 2) if axis is None else ((0, 1) if axis == (0, 1) else (3,))
+    n = int(np.prod([KERNEL[a] for a in axes]))
+
+    out = as_f64(the_set(w))
+
+    x = as_f64(w)
+    expected = x + (target - x.sum(axis=axes, keepdims=True)) / n
+    scale = max(1.0, float(np.abs(x).max()), float(np.abs(target).max()))
+    tolerance = n * EPS[dtype] * scale
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(out.sum(axis=axes, keepdims=True) - target, 0.0, atol=n * tolerance)
+
+
+def test_per_group_targets_that_do_not_fit_raise_naming_both_shapes():
+    the_set = SumTo([1.0, 2.0, 3.0], axis=(0, 1))
+    message = re.escape(
+        "SumTo: `value` has shape (3,), which does not broadcast to the shape of the group "
+        "sums (1, 1, 2, 4) (the weight's shape (3, 3, 2, 4)"
+    )
+    with pytest.raises(ValueError, match=message):
+        the_set(np.zeros(KERNEL, "float32"))
+    with pytest.raises(ValueError, match=r"SumToPenalty: `value` has shape \(3,\)"):
+        regularizers.SumToPenalty([1.0, 2.0, 3.0], axis=(0, 1))(np.zeros(KERNEL, "float32"))
+    with pytest.raises(ValueError, match="`value` must be finite at every entry"):
+        SumTo([1.0, np.inf])
+    config = SumTo([[1.0], [2.0]], axis=(0, 1)).get_config()
+    assert config == {"value": [[1.0], [2.0]], "axis": [0, 1]}
+    assert SumTo.from_config(json.loads(json.dumps(config))) == SumTo([[1.0], [2.0]], axis=(0, 1))
+    penalty = regularizers.SumToPenalty([1.0, 0.0], strength=1.0)
+    assert float(penalty(np.ones((2, 2), "float32"))) == pytest.approx(1.0 + 4.0)
+
+
 LOADER = r"""
 import json, sys
 import numpy as np
@@ -177,13 +220,13 @@ report = {
     "prediction": model.predict(x, verbose=0).tolist(),
     "configs": {
         name: keras.saving.serialize_keras_object(model.get_layer(name).kernel_constraint)
-        for name in ("conv", "dense", "capped")
+        for name in ("conv", "dense", "summed", "capped")
     },
     "penalty": keras.saving.serialize_keras_object(model.get_layer("conv").kernel_regularizer),
 }
 model.compile(keras.optimizers.Adam(0.1), "mse", jit_compile=keras.backend.backend() != "torch")
 model.fit(x, 10 * np.ones((len(x), 2), "float32"), epochs=3, verbose=0)
-names = ("conv", "dense", "capped")
+names = ("conv", "dense", "summed", "capped")
 np.savez(out, **{name: model.get_layer(name).kernel.numpy() for name in names})
 print(json.dumps(report))
 """
@@ -196,6 +239,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     tap_high[1, 1] = np.inf  # the centre tap is free above
     unit_low, unit_high = [-0.05, 0.0, 0.05], [0.05, 0.1, 0.15]  # one per output unit
     conv_box = Box(tap_low, tap_high.tolist())
+    summed = SumTo([1.0, 0.0, -1.0])  # the three units' kernels sum to 1, 0 and -1
     # Each column of the last (3, 2) kernel sums to 1, its first input's weight in [0.5, 0.6].
     capped = CappedSimplex(1.0, [[0.5], [-1.0], [-1.0]], [[0.6], [1.0], [1.0]], axis=0)
     dense_box = Box(unit_low, unit_high)
@@ -212,6 +256,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
             ),
             keras.layers.Flatten(),
             keras.layers.Dense(3, name="dense", kernel_constraint=dense_box),
+            keras.layers.Dense(3, name="summed", kernel_constraint=summed),
             keras.layers.Dense(2, name="capped", kernel_constraint=capped),
         ]
     )
@@ -229,6 +274,7 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     assert keras.saving.deserialize_keras_object(report["configs"]["conv"]) == conv_box
     assert keras.saving.deserialize_keras_object(report["configs"]["dense"]) == dense_box
     assert keras.saving.deserialize_keras_object(report["configs"]["capped"]) == capped
+    assert keras.saving.deserialize_keras_object(report["configs"]["summed"]) == summed
     assert keras.saving.deserialize_keras_object(report["penalty"]) == conv_box.penalty(0.01)
     trained = np.load(tmp_path / "w.npz")
     conv, dense = trained["conv"].astype(np.float64), trained["dense"].astype(np.float64)
@@ -236,6 +282,8 @@ def test_per_entry_bounds_load_in_a_fresh_process_and_keep_acting(tmp_path, rng)
     assert np.all(conv >= f32(tap_low)) and np.all(conv <= f32(tap_high))
     assert np.all(dense >= f32(unit_low)) and np.all(dense <= f32(unit_high))
     assert np.any(dense == f32(unit_high)) and conv[1, 1].max() > 0.05  # bounds acted; centre free
+    unit_sums = trained["summed"].astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(unit_sums, [1.0, 0.0, -1.0], atol=8 * np.finfo(np.float32).eps)
     column_sums = trained["capped"].astype(np.float64).sum(axis=0)
     np.testing.assert_allclose(column_sums, 1.0, atol=3 * np.finfo(np.float32).eps)
     first = trained["capped"][0].astype(np.float64)

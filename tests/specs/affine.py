@@ -63,6 +63,27 @@ def sums(params, w):
     return w.sum(axis=group_axes(params.get("axis"), w.ndim))
 
 
+@st.composite
+def sum_to_params(draw, shape, axis):
+    """One target, or (one draw in two) one per group: shaped like the group
+    sums with the group axes as 1, some other axes 1 too (repeated), and
+    leading axes sometimes dropped."""
+    if not shape or not draw(st.booleans()):
+        return {"value": draw(real(-10.0, 10.0)), "axis": axis}
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    axes = group_axes(axis, len(shape))
+    target_shape = tuple(
+        1 if a in axes or d == 0 or rng.random() < 0.3 else d for a, d in enumerate(shape)
+    )
+    target_shape = target_shape[int(rng.integers(0, len(shape))) :] or (1,)
+    return {"value": rng.uniform(-10.0, 10.0, size=target_shape).tolist(), "axis": axis}
+
+
+def sum_to_violation(params, w):
+    axes = group_axes(params["axis"], w.ndim)
+    return float(np.abs(w.sum(axis=axes, keepdims=True) - np.asarray(params["value"])).max())
+
+
 def sum_to_reference(params, w):
     axes = group_axes(params["axis"], w.ndim)
     n = int(np.prod([w.shape[a] for a in axes])) if axes else 1
@@ -138,13 +159,15 @@ SPECS = (
     Spec(
         name="SumTo",
         layout="groups",
-        params=lambda shape, axis: real(-10.0, 10.0).map(lambda v: {"value": v, "axis": axis}),
+        params=sum_to_params,
         examples=(
             {"value": 1.0, "axis": None},
             {"value": 2.5, "axis": [0, 1]},
             {"value": -1.0, "axis": -1},
+            # One target per output unit (the last axis of every shape below).
+            {"value": [1.0, 2.0, -1.0, 0.5, 0.0, 3.0], "axis": None},
         ),
-        violation=lambda params, w: float(np.abs(sums(params, w) - params["value"]).max()),
+        violation=sum_to_violation,
         allowance=sum_allowance,
         touches_boundary=lambda params, w, dtype: True,  # an equality: all boundary
         reference=sum_to_reference,
@@ -154,8 +177,13 @@ SPECS = (
             ({"value": None}, "value"),
             ({"value": True}, "value"),
             ({"value": float("-inf")}, "value"),
+            ({"value": [1.0, float("nan")]}, "value"),
+            ({"value": [1.0, float("inf")]}, "value"),
+            ({"value": [[1.0], [1.0, 2.0]]}, "value"),
+            ({"value": ["1", "2"]}, "value"),
             *BAD_AXES,
         ),
+        shapes=((3, 3, 2, 6), (5, 6)),
         sums=True,
         xla_eps=16.0,
         function="project_sum_to",
