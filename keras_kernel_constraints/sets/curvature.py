@@ -315,8 +315,8 @@ class _Geometry:
         before = ops.where(knot, self.index, ops.maximum(self.index - 1, 0))
         after = ops.where(knot, self.index, ops.minimum(self.index + 1, last))
         for _ in range(self.levels):
-            before = ops.take_along_axis(before, before, axis=1)
-            after = ops.take_along_axis(after, after, axis=1)
+            before = _take_along_rows(before, before)
+            after = _take_along_rows(after, after)
         run = ops.cumsum(ops.cast(knot, "int32"), axis=1)
         return _Segments(knot, before, after, ops.expand_dims(run, -1))
 
@@ -366,8 +366,8 @@ class _Geometry:
         previous_moment = ops.concatenate([ops.zeros_like(moment[:, :1]), moment[:, :-1]], 1)
         rising = ops.where(left_length > 0, previous_moment / ops.maximum(left_length, one), 0.0)
         end_of_run = ops.maximum(right - 1, 0)
-        run_total = ops.take_along_axis(total, end_of_run, axis=1)
-        run_moment = ops.take_along_axis(moment, end_of_run, axis=1)
+        run_total = _take_along_rows(total, end_of_run)
+        run_moment = _take_along_rows(moment, end_of_run)
         falling = ops.where(
             right_length > 0, run_total - run_moment / ops.maximum(right_length, one), 0.0
         )
@@ -378,8 +378,8 @@ class _Geometry:
         right_side = ops.where(knot, y + rising + falling, zero)
         values = _cyclic_reduction(diagonal, lower, upper, right_side, left, right, self.levels)
         # Between knots, the straight line.
-        start = ops.take_along_axis(values, before, axis=1)
-        end = ops.take_along_axis(values, after, axis=1)
+        start = _take_along_rows(values, before)
+        end = _take_along_rows(values, after)
         span = ops.cast(after - before, self.dtype)
         fraction = (position - ops.cast(before, self.dtype)) / ops.where(span > 0, span, 1.0)
         return start + (end - start) * fraction
@@ -401,8 +401,8 @@ class _Geometry:
 
         def green(value: Any) -> Any:
             total, moment = self._run_sums(value, segments)
-            run_total = ops.take_along_axis(total, end_of_run, axis=1)
-            run_moment = ops.take_along_axis(moment, end_of_run, axis=1)
+            run_total = _take_along_rows(total, end_of_run)
+            run_moment = _take_along_rows(moment, end_of_run)
             rest = length * (run_total - total) - (run_moment - moment)
             return ((b - self.position) * moment + (self.position - a) * rest) / length
 
@@ -442,23 +442,33 @@ def _cyclic_reduction(diagonal, lower, upper, right_side, left, right, levels):
     equations are.
     """
     for _ in range(levels):
-        d_left = ops.take_along_axis(diagonal, left, axis=1)
-        d_right = ops.take_along_axis(diagonal, right, axis=1)
+        d_left = _take_along_rows(diagonal, left)
+        d_right = _take_along_rows(diagonal, right)
         alpha = -lower / d_left
         gamma = -upper / d_right
         new_diagonal = (
             diagonal
-            + alpha * ops.take_along_axis(upper, left, axis=1)
-            + gamma * ops.take_along_axis(lower, right, axis=1)
+            + alpha * _take_along_rows(upper, left)
+            + gamma * _take_along_rows(lower, right)
         )
         right_side = (
             right_side
-            + alpha * ops.take_along_axis(right_side, left, axis=1)
-            + gamma * ops.take_along_axis(right_side, right, axis=1)
+            + alpha * _take_along_rows(right_side, left)
+            + gamma * _take_along_rows(right_side, right)
         )
-        lower = alpha * ops.take_along_axis(lower, left, axis=1)
-        upper = gamma * ops.take_along_axis(upper, right, axis=1)
+        lower = alpha * _take_along_rows(lower, left)
+        upper = gamma * _take_along_rows(upper, right)
         diagonal = new_diagonal
-        left = ops.take_along_axis(left, left, axis=1)
-        right = ops.take_along_axis(right, right, axis=1)
+        left = _take_along_rows(left, left)
+        right = _take_along_rows(right, right)
     return right_side / diagonal
+
+
+def _take_along_rows(values: Any, indices: Any) -> Any:
+    """``take_along_axis(values, indices, axis=1)`` for ``(rows, n)`` matrices, as
+    one gather from the flattened matrix: Keras 3.0's TensorFlow
+    ``take_along_axis`` builds its shapes at run time, which XLA refuses."""
+    rows, n = values.shape
+    offsets = ops.expand_dims(ops.arange(rows, dtype=indices.dtype) * n, 1)
+    flat = ops.take(ops.reshape(values, (-1,)), ops.reshape(indices + offsets, (-1,)))
+    return ops.reshape(flat, tuple(indices.shape))

@@ -129,7 +129,9 @@ def _best_split(rows: Any) -> Any:
     chosen = ops.expand_dims(index == split, -1)
     zeros = ops.zeros_like(rising)
     prefix = ops.sum(ops.where(chosen, rising, zeros), axis=1)
-    suffix = ops.sum(ops.where(chosen, ops.flip(falling, axis=(1, 2)), zeros), axis=1)
+    # Two flips: Keras 3.0's TensorFlow flip takes one axis only.
+    reversed_fits = ops.flip(ops.flip(falling, axis=1), axis=2)
+    suffix = ops.sum(ops.where(chosen, reversed_fits, zeros), axis=1)
     return ops.where(index[:n] < split, prefix, suffix)
 
 
