@@ -134,8 +134,10 @@ class Box(Set):
 
     def _distance(self, x: Any, layout: Resolved) -> Any:
         lo, hi = self._bounds(layout)
-        below = 0.0 if self.min_value is None else ops.relu(lo - x)
-        above = 0.0 if self.max_value is None else ops.relu(x - hi)
+        # ops.subtract: a penalty may hand over a NumPy array, which cannot
+        # subtract a PyTorch tensor.
+        below = 0.0 if self.min_value is None else ops.relu(ops.subtract(lo, x))
+        above = 0.0 if self.max_value is None else ops.relu(ops.subtract(x, hi))
         return ops.zeros_like(x) + below + above
 
     def _bounds(self, layout: Resolved) -> tuple[Any, Any]:
