@@ -145,11 +145,7 @@ def entry_bound_shape(bound: EntryBound) -> tuple[int, ...]:
 def entry_bound_fits(bound: EntryBound, name: str, shape: tuple[int, ...], owner: str) -> None:
     """Raise ``ValueError`` unless ``bound`` broadcasts to ``shape`` without growing it."""
     bound_shape = entry_bound_shape(bound)
-    try:
-        fits = np.broadcast_shapes(bound_shape, shape) == tuple(shape)
-    except ValueError:
-        fits = False
-    if not fits:
+    if not _broadcasts_into(bound_shape, tuple(shape)):
         raise ValueError(
             f"{owner}: `{name}` has shape {bound_shape}, which does not broadcast to the "
             f"weight's shape {tuple(shape)}. Give one bound per entry, shaped like the "
@@ -166,10 +162,7 @@ def finite_entry_interval(min_value, max_value) -> tuple[float | tuple, float | 
         ("min_value", min_value, -math.inf),
         ("max_value", max_value, math.inf),
     ):
-        side = _entry_side(value, name, open_at=open_at) if value is not None else None
-        if side is None or not np.all(np.isfinite(np.asarray(side, np.float64))):
-            raise ValueError(f"`{name}` must be finite at every entry; got {name}={value!r}.")
-        sides.append(side)
+        sides.append(_finite_side(value, name, open_at=open_at))
     _ordered_entries(*sides)
     return sides[0], sides[1]
 
@@ -195,10 +188,7 @@ def finite_values(value, name: str) -> float | tuple:
     array is a number), or raise naming ``name``."""
     if not is_array(value):
         return finite_number(value, name)
-    side = _entry_side(value, name, open_at=math.inf)
-    if side is None or not np.all(np.isfinite(np.asarray(side, np.float64))):
-        raise ValueError(f"`{name}` must be finite at every entry; got {name}={value!r}.")
-    return side
+    return _finite_side(value, name, open_at=math.inf)
 
 
 def group_values_fit(
@@ -207,12 +197,8 @@ def group_values_fit(
     """Raise ``ValueError`` unless per-group ``values`` broadcast to the shape of
     the group sums (``shape`` with the group ``axes`` as 1) without growing it."""
     sums = tuple(1 if a in axes else d for a, d in enumerate(shape))
-    given = np.shape(values) if isinstance(values, tuple) else ()
-    try:
-        fits = np.broadcast_shapes(given, sums) == sums
-    except ValueError:
-        fits = False
-    if not fits:
+    given = entry_bound_shape(values)
+    if not _broadcasts_into(given, sums):
         raise ValueError(
             f"{owner}: `{name}` has shape {given}, which does not broadcast to the shape "
             f"of the group sums {sums} (the weight's shape {tuple(shape)} with the group "
@@ -225,6 +211,22 @@ def group_values_fit(
 def is_array(value) -> bool:
     """A list, tuple or NumPy array: per-entry values, rather than one number."""
     return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _broadcasts_into(given: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether shape ``given`` broadcasts to ``target`` without growing it."""
+    try:
+        return np.broadcast_shapes(given, target) == target
+    except ValueError:
+        return False
+
+
+def _finite_side(value, name: str, *, open_at: float) -> float | tuple:
+    """``_entry_side`` with every entry finite (no open entries, no ``None``)."""
+    side = _entry_side(value, name, open_at=open_at) if value is not None else None
+    if side is None or not np.all(np.isfinite(np.asarray(side, np.float64))):
+        raise ValueError(f"`{name}` must be finite at every entry; got {name}={value!r}.")
+    return side
 
 
 def _entry_side(value, name: str, *, open_at: float) -> EntryBound:
