@@ -29,6 +29,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from keras_kernel_constraints.sets import Set
+
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 EPS = {
@@ -100,6 +102,38 @@ def jit(fn):
 
         return jax.jit(fn)
     pytest.skip(f"no XLA jit for backend {backend}")
+
+
+_COMPILED: dict = {}
+
+
+def applied(obj, *, tensorflow_graph: bool = False):
+    """A constraint (or a set's ``project``) as a callable, compiled where eager is slow.
+
+    On JAX, one ``jax.jit`` per configuration: eager JAX compiles every
+    ``while_loop`` afresh at each call and every operation for every new shape
+    (about 2 s for a small ``DoublyStochastic``); compiled, a configuration costs
+    one compile per shape and then a fraction of a millisecond, which is how
+    Keras's JAX trainer runs a constraint anyway. With ``tensorflow_graph``,
+    TensorFlow runs it as a graph (``tf.function``): eager TensorFlow drives a
+    ``while_loop`` from Python, op by op (Dykstra's 1,000 sweeps took minutes).
+    Elsewhere it runs as called.
+    """
+    function = obj.project if isinstance(obj, Set) else obj.__call__
+    backend = keras.backend.backend()
+    if (backend == "tensorflow" and not tensorflow_graph) or backend == "torch":
+        return function
+    key = (backend, type(obj), json.dumps(obj.get_config(), sort_keys=True, default=str))
+    if key not in _COMPILED:
+        if backend == "jax":
+            import jax
+
+            _COMPILED[key] = jax.jit(function)
+        else:
+            import tensorflow as tf
+
+            _COMPILED[key] = tf.function(function)  # a trace per shape: layouts are static
+    return _COMPILED[key]
 
 
 def tensorflow_only(why: str):

@@ -13,7 +13,7 @@ from scipy import optimize
 from keras_kernel_constraints import sets
 from keras_kernel_constraints.constraints import Concave, Convex
 from keras_kernel_constraints.regularizers import ConvexityPenalty
-from tests.helpers import as_f64, jit, tensor
+from tests.helpers import applied, as_f64, jit, tensor
 
 LENGTHS = [3, 8, 32, 64, 256]
 BOUND = {"float32": 1e-5, "float64": 1e-9}
@@ -76,15 +76,16 @@ def test_matches_the_dual_nnls_and_a_qp_solver(n, dtype, rng):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n", LENGTHS)
 def test_idempotent_and_feasible_input_unchanged(n, dtype, rng):
+    project = applied(sets.Convex(axis=-1))
     y = tensor(samples(n, rng), dtype)
-    x = sets.Convex(axis=-1).project(y)
-    again = as_f64(sets.Convex(axis=-1).project(x))
+    x = project(y)
+    again = as_f64(project(x))
     eps = np.finfo(dtype).eps
     atol = 8 * n * eps * max(1, np.abs(again).max())
     np.testing.assert_allclose(again, as_f64(x), rtol=0, atol=atol)
     t = np.linspace(-1.0, 1.0, n)
     convex = np.stack([t**2, np.exp(t), np.abs(t - 0.3), 2.0 * t + 1.0])
-    out = as_f64(sets.Convex(axis=-1).project(tensor(convex, dtype)))
+    out = as_f64(project(tensor(convex, dtype)))
     stored = convex.astype(dtype).astype(np.float64)
     strictly = np.diff(stored, n=2, axis=1).min(axis=1) > 0
     # Strictly convex rows come back bit for bit; rows with straight runs

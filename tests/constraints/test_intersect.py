@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from keras_kernel_constraints import constraints, regularizers, sets
-from tests.helpers import as_f64, needs_float64, tensor
+from tests.helpers import applied, as_f64, needs_float64, tensor
 
 SIZES = (2, 3, 5, 8, 13)
 PER_SIZE = 40  # 200 instances per rule
@@ -171,7 +171,10 @@ def instances(rule, rng, method="auto", sweeps=1000):
     for n in SIZES:
         members, constraints_of = RULES[rule](rng, n)
         y = rng.normal(size=(PER_SIZE, n)) * rng.uniform(0.1, 5)
-        ours = sets.Intersect(*members, method=method, sweeps=sweeps).project(tensor(y, "float64"))
+        project = applied(
+            sets.Intersect(*members, method=method, sweeps=sweeps), tensorflow_graph=True
+        )
+        ours = project(tensor(y, "float64"))
         yield y, as_f64(ours), nearest(y, constraints_of), members
 
 

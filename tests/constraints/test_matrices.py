@@ -21,7 +21,7 @@ from keras import layers as L
 
 from keras_kernel_constraints import constraints, regularizers, sets
 from keras_kernel_constraints.sets.matrices import completion_basis, polar_schedule
-from tests.helpers import EPS, as_f64, keras_at_least, needs_float64, tensor, to_numpy
+from tests.helpers import EPS, applied, as_f64, keras_at_least, needs_float64, tensor, to_numpy
 from tests.specs.matrices import psd_clip
 
 needs_eigh = pytest.mark.skipif(
@@ -72,7 +72,7 @@ def test_orthogonal_is_the_polar_factor_up_to_condition_1e3(dtype, tolerance, rn
     worst = 0.0
     for w, _ in random_cases(rng):
         w = w.astype(dtype)
-        q = as_f64(sets.Orthogonal().project(tensor(w, dtype)))
+        q = as_f64(applied(sets.Orthogonal())(tensor(w, dtype)))
         reference = scipy.linalg.polar(w.astype(np.float64))[0]
         worst = max(worst, float(np.abs(q - reference).max()))
         np.testing.assert_allclose(q.T @ q, np.eye(w.shape[1]), atol=max(tolerance, 1e-12))
