@@ -137,6 +137,62 @@ def entry_interval(min_value, max_value, *, owner: str) -> tuple[EntryBound, Ent
     return optional_interval(min_value, max_value, owner=owner)
 
 
+def optional_entry_bounds(min_value, max_value) -> tuple[EntryBound, EntryBound]:
+    """``optional_ordered_bounds`` where either bound may also be an array of
+    bounds, as for ``entry_interval`` (no default box: ``None`` is open)."""
+    if is_array(min_value) or is_array(max_value):
+        lo = _entry_side(min_value, "min_value", open_at=-math.inf)
+        hi = _entry_side(max_value, "max_value", open_at=math.inf)
+        if lo is not None and hi is not None:
+            _ordered_entries(lo, hi)
+        return lo, hi
+    return optional_ordered_bounds(min_value, max_value)
+
+
+def ordered_entries_fit(
+    min_value: EntryBound,
+    max_value: EntryBound,
+    min_step: float,
+    *,
+    shape: tuple[int, ...],
+    axis: int,
+    increasing: bool,
+    owner: str,
+) -> None:
+    """Raise unless every slice along ``axis`` has a point ordered ``min_step``
+    apart with each entry within its own bounds (arrays broadcast to ``shape``).
+
+    Entry ``i`` of a non-decreasing slice is at least ``max_{j<=i} (l_j +
+    (i - j) step)`` and at most ``min_{k>=i} (u_k - (k - i) step)``; a point
+    exists exactly when the first never exceeds the second.
+    """
+    n = shape[axis]
+    low = np.broadcast_to(np.asarray(-math.inf if min_value is None else min_value, float), shape)
+    high = np.broadcast_to(np.asarray(math.inf if max_value is None else max_value, float), shape)
+    low, high = np.moveaxis(low, axis, -1), np.moveaxis(high, axis, -1)
+    if not increasing:
+        low, high = low[..., ::-1], high[..., ::-1]
+    steps = min_step * np.arange(n)
+    with np.errstate(invalid="ignore"):  # inf - inf cannot occur: steps are finite
+        floor = np.maximum.accumulate(low - steps, axis=-1) + steps
+        ceiling = np.minimum.accumulate((high - steps)[..., ::-1], axis=-1)[..., ::-1] + steps
+    finite = np.abs(np.where(np.isfinite(floor), floor, 0.0)) + np.abs(
+        np.where(np.isfinite(ceiling), ceiling, 0.0)
+    )
+    bad = floor > ceiling + 1e-12 * np.maximum(1.0, finite)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        entry = index[-1] if increasing else n - 1 - index[-1]
+        where = list(index[:-1])
+        order = "non-decreasing" if increasing else "non-increasing"
+        raise ValueError(
+            f"{owner}: the slice at {where} (every index but `axis`={axis}) has no {order} "
+            f"point{f' with steps of at least {min_step}' if min_step else ''} within its "
+            f"bounds: entry {entry} must be at least {floor[index]} (from the bounds before "
+            f"it) and at most {ceiling[index]} (from the bounds after it)."
+        )
+
+
 def entry_bound_shape(bound: EntryBound) -> tuple[int, ...]:
     """The shape of a per-entry bound: ``()`` for one number or ``None``."""
     return np.shape(bound) if isinstance(bound, tuple) else ()

@@ -9,7 +9,7 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints import sets
-from keras_kernel_constraints._core import reductions
+from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.parametrizations._base import Parametrization, register
 from keras_kernel_constraints.parametrizations.entries import inverse_softplus, start_distance
@@ -62,6 +62,15 @@ class Monotone(Parametrization):
     min_value: float | None = None
     min_step: float = 0.0
     axis: int = 0
+
+    def __post_init__(self) -> None:
+        if validation.is_array(self.min_value):
+            raise ValueError(
+                "parametrizations.Monotone: `min_value` must be one number or None (the "
+                "first entry's bound, which the steps carry to the others); got an array. "
+                "For one bound per entry, use constraints.Monotone(min_value=...)."
+            )
+        super().__post_init__()
 
     @property
     def set(self) -> sets.Set:

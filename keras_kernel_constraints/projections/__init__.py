@@ -312,22 +312,25 @@ def project_monotone(
     w: Any,
     increasing: bool = True,
     *,
-    min_value: float | None = None,
-    max_value: float | None = None,
+    min_value: float | Any | None = None,
+    max_value: float | Any | None = None,
     min_step: float = 0.0,
     axis: int = 0,
 ) -> Any:
     """Project every slice along ``axis`` onto the ordered sequences (``sets.Monotone``).
 
     Exact: the pool-adjacent-violators solution of every slice (batched),
-    clipped to the bounds, with the steps substituted away.
+    clipped to the bounds, with the steps substituted away; with per-entry
+    bounds, each pooled block's mean clipped to the block's bounds.
 
     Args:
         w: Floating-point tensor of rank >= 1.
         increasing: ``True`` for non-decreasing slices, ``False`` for
             non-increasing ones.
-        min_value: Lower bound for every entry, or ``None``.
-        max_value: Upper bound for every entry, or ``None``.
+        min_value: Lower bound for every entry, an array of them (nested
+            lists or NumPy, broadcastable to ``w`` as ``sets.Monotone``
+            checks it), or ``None``.
+        max_value: Upper bound for every entry, an array of them, or ``None``.
         min_step: Smallest allowed difference between neighbours, ``>= 0``.
         axis: The one axis along which entries are ordered (an int).
 
@@ -336,8 +339,9 @@ def project_monotone(
 
     Raises:
         ValueError: for a scalar ``w``, an ``axis`` out of range, a negative
-            ``min_step``, ``min_value > max_value``, or bounds too close for
-            ``n - 1`` steps of ``min_step``.
+            ``min_step``, ``min_value > max_value``, bounds too close for
+            ``n - 1`` steps of ``min_step``, or per-entry bounds that do not
+            broadcast to ``w`` or leave a slice no ordered point.
 
     Example:
 

@@ -9,6 +9,7 @@ callback, ``O(n log n)`` work and ``O(n)`` memory per slice).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import KW_ONLY
 from typing import Any
 
@@ -18,7 +19,11 @@ from keras_kernel_constraints._core import validation
 from keras_kernel_constraints._core.layout import Layout, Slices
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.sets._base import Set
-from keras_kernel_constraints.sets._isotonic import isotonic_rows
+from keras_kernel_constraints.sets._isotonic import bounded_isotonic_rows, isotonic_rows
+
+# Per-entry bounds are solved by an O(n^2) formula: at most this many
+# (row, start, end) windows, 64 MiB per float32 table.
+_BOUNDED_WINDOWS = 1 << 24
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -48,11 +53,25 @@ class Monotone(Set):
     ``increasing=False`` projects the reversed slice. Slices that already
     satisfy the order (and ``min_step=0``, no bounds) come back bit for bit.
 
+    **Per-entry bounds.** ``min_value`` and ``max_value`` may be arrays (nested
+    lists or NumPy) shaped like the weight or a trailing slice of it, as for
+    ``Box``: one bound per tap of a Conv1D kernel is shape ``(taps, 1, 1)``;
+    ``-inf`` (``inf``) leaves an entry open below (above). Step 3 is then no
+    longer a clip (clipping the isotonic fit to bounds that vary is not the
+    projection); step 2 becomes pool-adjacent-violators with every block's
+    value its mean clipped to the block's bounds (Best, Chakravarti & Ubhaya,
+    2000), evaluated for all slices at once by a min-max formula in
+    ``O(n^2)`` memory per slice. A weight whose slices need more than
+    2^24 windows in all (slices x n^2) is refused on first use, as is a
+    slice whose bounds leave no ordered point.
+
     Args:
         increasing: ``True`` for non-decreasing slices, ``False`` for
             non-increasing ones.
-        min_value: Lower bound $\ell$ for every entry, or ``None``.
-        max_value: Upper bound $u \ge \ell$ for every entry, or ``None``.
+        min_value: Lower bound $\ell$ for every entry, an array of them (one
+            per entry), or ``None``.
+        max_value: Upper bound $u \ge \ell$ for every entry, an array of
+            them, or ``None``.
         min_step: Smallest difference $\delta \ge 0$ between neighbours, in
             the direction of the order.
         axis: The one axis along which entries are ordered (an int); every
@@ -70,13 +89,13 @@ class Monotone(Set):
 
     increasing: bool = True
     _: KW_ONLY
-    min_value: float | None = None
-    max_value: float | None = None
+    min_value: float | tuple | None = None
+    max_value: float | tuple | None = None
     min_step: float = 0.0
     axis: int = 0
 
     def __post_init__(self) -> None:
-        lo, hi = validation.optional_ordered_bounds(self.min_value, self.max_value)
+        lo, hi = validation.optional_entry_bounds(self.min_value, self.max_value)
         self._normalize(
             increasing=validation.boolean(self.increasing, "increasing"),
             min_value=lo,
@@ -86,11 +105,38 @@ class Monotone(Set):
         )
 
     @property
+    def per_entry(self) -> bool:
+        """Whether a bound is an array (one per entry) rather than one number."""
+        return isinstance(self.min_value, tuple) or isinstance(self.max_value, tuple)
+
+    @property
     def layout(self) -> Layout:
         return Slices(self.axis)
 
     def _check_fit(self, layout: Resolved, owner: str) -> None:
-        validation.steps_fit(layout.size, self.min_value, self.max_value, self.min_step, owner)
+        if not self.per_entry:
+            validation.steps_fit(layout.size, self.min_value, self.max_value, self.min_step, owner)
+            return
+        for name in ("min_value", "max_value"):
+            validation.entry_bound_fits(getattr(self, name), name, layout.shape, owner)
+        windows = math.prod(layout.shape) * layout.size
+        if windows > _BOUNDED_WINDOWS:
+            raise ValueError(
+                f"{owner}: per-entry bounds are solved in O(n^2) memory per slice, and a "
+                f"weight of shape {layout.shape} ordered along axis {layout.axes[0]} needs "
+                f"{windows} windows, more than {_BOUNDED_WINDOWS}. Use one number per "
+                "bound, or Intersect(Monotone(...), Box(min_value, max_value)), which "
+                "reaches these bounds by Dykstra's algorithm (to its tolerance)."
+            )
+        validation.ordered_entries_fit(
+            self.min_value,
+            self.max_value,
+            self.min_step,
+            shape=layout.shape,
+            axis=layout.axes[0],
+            increasing=self.increasing,
+            owner=owner,
+        )
 
     def _project(self, x: Any, layout: Resolved) -> Any:
         n, acc = layout.size, layout.compute_dtype
@@ -101,6 +147,8 @@ class Monotone(Set):
         if self.min_step > 0 and n > 1:
             steps = ops.convert_to_tensor(self.min_step, dtype=acc) * ops.arange(n, dtype=acc)
             rows = rows - steps
+        if self.per_entry:
+            return self._project_within_entries(rows, restore, steps, layout)
         rows = isotonic_rows(rows)
         rows = self._clip(rows, layout, (n - 1) * self.min_step)
         if steps is not None:
@@ -123,3 +171,28 @@ class Monotone(Set):
             upper = upper - ops.convert_to_tensor(span, dtype=layout.compute_dtype)
             upper = ops.where(upper < lower, lower, upper)
         return ops.clip(rows, lower, upper)
+
+    def _project_within_entries(self, rows: Any, restore: Any, steps: Any, layout: Resolved) -> Any:
+        """Step 2 with per-entry bounds; ``rows`` are flipped and stepped already."""
+        lower, upper = (self._entry_rows(name, layout) for name in ("min_value", "max_value"))
+        if steps is not None:
+            lower, upper = lower - steps, upper - steps
+        rows = bounded_isotonic_rows(rows, lower, upper)
+        if steps is not None:
+            rows = rows + steps
+        if not self.increasing:
+            rows = ops.flip(rows, axis=-1)
+        # Clip to the entries' own bounds: adding the steps back may round past one.
+        lower, upper = (
+            self._entry_rows(name, layout, flip=False) for name in ("min_value", "max_value")
+        )
+        return restore(ops.clip(rows, lower, upper))
+
+    def _entry_rows(self, name: str, layout: Resolved, *, flip: bool = True) -> Any:
+        """Bound ``name`` per entry, rounded to the weight's dtype, as ``(slices, n)`` rows."""
+        value = getattr(self, name)
+        if value is None:
+            value = -math.inf if name == "min_value" else math.inf
+        bound = ops.broadcast_to(layout.bound(value), layout.shape)
+        rows, _ = layout.to_rows(bound)
+        return ops.flip(rows, axis=-1) if flip and not self.increasing else rows

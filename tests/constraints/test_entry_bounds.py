@@ -1,7 +1,7 @@
-"""Per-entry bounds of ``Box`` (with ``BoxPenalty`` and ``project_box``) and
-``CappedSimplex``, per-group targets of ``SumTo``: exact projections,
-first-use shape and feasibility errors, configs as nested lists, a fresh
-process."""
+"""Per-entry bounds of ``Box`` (with ``BoxPenalty`` and ``project_box``),
+``CappedSimplex`` and ``Monotone``, per-group targets of ``SumTo``: exact
+projections, first-use shape and feasibility errors, configs as nested
+lists, a fresh process."""
 
 import json
 import re
@@ -12,12 +12,17 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from keras_kernel_constraints import regularizers
-from keras_kernel_constraints.constraints import Box, CappedSimplex, Intersect, SumTo
-from keras_kernel_constraints.projections import project_box, project_capped_simplex
+from keras_kernel_constraints import regularizers, sets
+from keras_kernel_constraints.constraints import Box, CappedSimplex, Intersect, Monotone, SumTo
+from keras_kernel_constraints.projections import (
+    project_box,
+    project_capped_simplex,
+    project_monotone,
+)
 from tests.helpers import (
     EPS,
     FLOAT_DTYPES,
+    applied,
     as_f64,
     needs_float64,
     np_dtype,
@@ -25,6 +30,7 @@ from tests.helpers import (
     tensor,
     to_numpy,
 )
+from tests.specs.monotone import bounded_pav, entry_reference
 
 KERNEL = (3, 3, 2, 4)  # a Conv2D kernel: taps, input channels, output channels
 
@@ -164,6 +170,126 @@ def test_a_capped_simplex_whose_group_cannot_reach_its_sum_raises_naming_it():
         the_set(np.zeros((3, 2), "float32"))
     with pytest.raises(ValueError, match="`min_value` must be finite at every entry"):
         CappedSimplex(1.0, [0.0, -np.inf], 1.0)
+
+
+def monotone_instance(rng, n):
+    """A row, and per-entry bounds around an ordered point (some entries open)."""
+    center = np.cumsum(rng.uniform(0.0, 1.0, size=n)) - n / 2
+    low = center - rng.uniform(0.0, 1.5, size=n)
+    high = center + rng.uniform(0.0, 1.5, size=n)
+    low[rng.random(n) < 0.25] = -np.inf
+    high[rng.random(n) < 0.25] = np.inf
+    return 2 * rng.normal(size=n) * rng.uniform(0.2, 3.0), low, high
+
+
+def test_monotone_bounds_are_not_a_clip_of_the_isotonic_fit():
+    # Clipping the isotonic fit [1, 1] to max_value [0, 10] gives [0, 1] (cost 5);
+    # the projection pools both entries at the first one's bound: [0, 0] (cost 4).
+    out = to_numpy(project_monotone(np.array([2.0, 0.0]), max_value=[0.0, 10.0]))
+    np.testing.assert_array_equal(out, [0.0, 0.0])
+
+
+@needs_float64
+def test_monotone_with_per_entry_bounds_is_the_solvers_projection(rng):
+    """200 rows of 2 to 12 entries against a QP solver, and against sequential
+    bounded pool-adjacent-violators (the spec's reference) to rounding."""
+    worst_solver = worst_pav = 0.0
+    for _ in range(200):
+        n = int(rng.integers(2, 13))
+        y, low, high = monotone_instance(rng, n)
+        out = as_f64(project_monotone(y, min_value=low.tolist(), max_value=high.tolist()))
+        x = cp.Variable(n)
+        finite = [x[i] >= low[i] for i in range(n) if np.isfinite(low[i])]
+        finite += [x[i] <= high[i] for i in range(n) if np.isfinite(high[i])]
+        cp.Problem(cp.Minimize(cp.sum_squares(x - y)), [cp.diff(x) >= 0, *finite]).solve(
+            solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12
+        )
+        scale = max(1.0, float(np.abs(y).max()))
+        worst_solver = max(worst_solver, float(np.abs(out - x.value).max()) / scale)
+        worst_pav = max(worst_pav, float(np.abs(out - bounded_pav(y, low, high)).max()) / scale)
+        assert np.all(np.diff(out) >= 0) and np.all(out >= low) and np.all(out <= high)
+    assert worst_solver <= 1e-7  # Clarabel's accuracy
+    assert worst_pav <= 64 * np.finfo(np.float64).eps
+
+
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=needs_float64)])
+@pytest.mark.parametrize("increasing", [True, False], ids=["increasing", "decreasing"])
+@pytest.mark.parametrize("min_step", [0.0, 0.25])
+def test_monotone_per_entry_bounds_on_a_kernel_slice_by_slice(dtype, increasing, min_step, rng):
+    """A Conv1D kernel (taps, in, out) ordered along its taps, one interval per
+    tap and output unit; every slice against the reference, feasible, idempotent."""
+    taps, shape = 7, (7, 3, 4)
+    center = np.cumsum(rng.uniform(min_step, min_step + 1.0, size=(taps, 1, 4)), axis=0)
+    center = center if increasing else center[::-1]
+    low = center - rng.uniform(0.0, 1.0, size=(taps, 1, 4))
+    high = center + rng.uniform(0.0, 1.0, size=(taps, 1, 4))
+    params = {
+        "increasing": increasing,
+        "min_value": low.tolist(),
+        "max_value": high.tolist(),
+        "min_step": min_step,
+        "axis": 0,
+    }
+    monotone = Monotone.from_config(params)
+    y = 3 * rng.normal(size=shape)
+    out = as_f64(applied(monotone)(tensor(y, dtype)))
+    w = tensor(y, dtype)
+    lo, hi = rounded(low, dtype), rounded(high, dtype)
+    expected = entry_reference(
+        {**params, "min_value": lo.tolist(), "max_value": hi.tolist()}, as_f64(w)
+    )
+    scale = max(1.0, float(np.abs(y).max()))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=8 * taps * EPS[dtype] * scale)
+    assert np.all(out >= np.broadcast_to(lo, shape)) and np.all(out <= np.broadcast_to(hi, shape))
+    steps = np.diff(out, axis=0) * (1 if increasing else -1)
+    assert steps.min() >= min_step - 8 * EPS[dtype] * scale
+    np.testing.assert_array_equal(to_numpy(monotone(tensor(out, dtype))), out.astype(dtype))
+
+
+def test_monotone_feasible_slices_come_back_bit_for_bit(rng):
+    w = np.sort(rng.normal(size=(5, 8)), axis=-1).astype("float32")
+    monotone = Monotone(
+        min_value=(w.min(axis=0) - 0.1).tolist(), max_value=(w.max(axis=0) + 0.1).tolist(), axis=-1
+    )
+    np.testing.assert_array_equal(to_numpy(monotone(w)), w)
+
+
+def test_monotone_bounds_that_leave_no_ordered_point_raise_naming_the_slice():
+    # Column 1 must rise from at least 2 to at most 1: no non-decreasing point.
+    monotone = Monotone(min_value=[[0.0, 2.0], [0.0, 0.0]], max_value=[[1.0, 3.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=re.escape("Monotone: the slice at [1]")) as error:
+        monotone(np.zeros((2, 2), "float32"))
+    assert "at least 2.0" in str(error.value) and "at most 1.0" in str(error.value)
+    with pytest.raises(ValueError, match=r"with steps of at least 0\.5"):
+        Monotone(min_value=[0.0, 0.0, 0.0], max_value=[1.0, 1.0, 0.5], min_step=0.5, axis=-1)(
+            np.zeros((1, 3), "float32")
+        )
+    Monotone(False, min_value=[[2.0], [0.0]], max_value=[[3.0], [1.0]])(np.zeros((2, 2), "float32"))
+
+
+def test_monotone_bounds_of_the_wrong_shape_or_too_long_slices_raise():
+    with pytest.raises(ValueError, match=r"Monotone: `max_value` has shape \(5,\).*\(7, 3, 4\)"):
+        Monotone(max_value=np.ones(5).tolist())(np.zeros((7, 3, 4), "float32"))
+    with pytest.raises(ValueError, match=r"project_monotone: `min_value` has shape \(2, 1\)"):
+        project_monotone(np.zeros((3, 4), "float32"), min_value=np.zeros((2, 1)))
+    with pytest.raises(ValueError, match=r"O\(n\^2\) memory.*Intersect\(Monotone"):
+        Monotone(min_value=np.zeros(600).tolist(), axis=-1)(np.zeros((50, 600), "float32"))
+
+
+def test_monotone_per_entry_bounds_serialize_and_keep_intersections_general():
+    monotone = Monotone(min_value=[0.0, -np.inf, 0.5], max_value=1.0, axis=-1)
+    config = monotone.get_config()
+    assert config["min_value"] == [0.0, -np.inf, 0.5] and config["max_value"] == 1.0
+    restored = Monotone.from_config(json.loads(json.dumps(config)))
+    assert restored == monotone and hash(restored) == hash(monotone) and restored.per_entry
+    assert isinstance(monotone.penalty(0.1), regularizers.DistancePenalty)
+    # No closed-form rule joins per-entry bounds: Dykstra, and the result is in both sets.
+    both = sets.Intersect(
+        sets.Monotone(min_value=[0.0, 0.0, 0.5], axis=-1), sets.SumTo(2.0, axis=-1)
+    )
+    out = as_f64(both.project(np.array([[3.0, -1.0, 0.0]], "float32")))
+    assert np.all(np.diff(out) >= -1e-5) and np.all(out >= [0.0, 0.0, 0.5 - 1e-5])
+    assert abs(out.sum() - 2.0) <= 1e-5
 
 
 @pytest.mark.parametrize(

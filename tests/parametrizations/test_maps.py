@@ -310,6 +310,7 @@ def test_config_round_trips_and_registers_under_the_parametrizations_package(cas
         (lambda: P.Simplex(0.0), "`value` must be a finite number > 0"),
         (lambda: P.Monotone(min_step=-1.0), "`min_step` must be a finite number >= 0"),
         (lambda: P.Monotone(axis=(0, 1)), "`axis` must be one int"),
+        (lambda: P.Monotone(min_value=[0.0, 1.0]), "`min_value` must be one number or None"),
         (lambda: P.Sphere(-1.0), "`radius` must be a finite number > 0"),
         (lambda: P.Orthogonal(iterations=0), "`iterations` must be an int >= 1"),
         (lambda: P.SumTo(axis="rows"), "`axis` must be None, an int"),

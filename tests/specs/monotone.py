@@ -3,7 +3,11 @@
 Reference: scipy's sequential pool-adjacent-violators (a different algorithm
 from the library's divide and conquer) after substituting the steps away,
 then clipped to the bounds: the exact projection (tests/projections/
-test_monotone.py checks that against a QP solver).
+test_monotone.py checks that against a QP solver). With per-entry bounds,
+a sequential pool-adjacent-violators whose blocks take their mean clipped to
+their bounds (``bounded_pav``; against a QP solver in
+tests/constraints/test_entry_bounds.py), where the library evaluates a
+min-max formula.
 """
 
 import hypothesis.strategies as st
@@ -19,6 +23,8 @@ from tests.specs.affine import real
 def monotone_params(draw, shape):
     """Any ordered axis of the shape; bounds and steps feasible for its length."""
     axis = draw(st.integers(-len(shape), len(shape) - 1))
+    if 0 not in shape and draw(st.integers(0, 3)) == 0:
+        return draw(entry_bound_params(shape, axis))
     step = draw(st.one_of(st.just(0.0), real(0.0, 1.0)))
     low = draw(st.one_of(st.none(), real(-10.0, 10.0)))
     high = draw(st.one_of(st.none(), real(0.0, 10.0)))
@@ -35,6 +41,37 @@ def monotone_params(draw, shape):
     }
 
 
+@st.composite
+def entry_bound_params(draw, shape, axis):
+    """Per-entry bounds shaped like the weight around a feasible ordered point:
+    every slice has one, some entries are open on a side."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    increasing, step = draw(st.booleans()), draw(st.sampled_from([0.0, 0.0, 0.1]))
+    moved = np.moveaxis(np.zeros(shape), axis, -1)
+    n = moved.shape[-1]
+    center = np.cumsum(rng.uniform(step, step + 1.0, size=moved.shape), axis=-1) - n / 2
+    center = np.moveaxis(center if increasing else center[..., ::-1], -1, axis)
+    low = center - rng.uniform(0.0, 1.0, size=shape)
+    high = center + rng.uniform(0.0, 1.0, size=shape)
+    low[rng.random(shape) < 0.2] = -np.inf
+    high[rng.random(shape) < 0.2] = np.inf
+    return {
+        "increasing": increasing,
+        "min_value": low.tolist(),
+        "max_value": high.tolist(),
+        "min_step": step,
+        "axis": axis,
+    }
+
+
+def bounds(params, w):
+    """The bounds broadcast to ``w`` (infinite where open), as float64 arrays."""
+    return tuple(
+        np.broadcast_to(np.asarray(default if params[key] is None else params[key], float), w.shape)
+        for key, default in (("min_value", -np.inf), ("max_value", np.inf))
+    )
+
+
 def steps(params, w):
     d = np.diff(w, axis=params["axis"])
     return d if params["increasing"] else -d
@@ -42,25 +79,45 @@ def steps(params, w):
 
 def violation(params, w):
     """Largest shortfall of a step below ``min_step``, or of a bound."""
-    worst = [0.0, params["min_step"] - steps(params, w).min(initial=np.inf)]
-    if params["min_value"] is not None:
-        worst.append(params["min_value"] - w.min())
-    if params["max_value"] is not None:
-        worst.append(w.max() - params["max_value"])
-    return max(worst)
+    low, high = bounds(params, w)
+    return max(
+        0.0,
+        params["min_step"] - steps(params, w).min(initial=np.inf),
+        float((low - w).max(initial=-np.inf)),
+        float((w - high).max(initial=-np.inf)),
+    )
 
 
 def touches(params, w, dtype):
     """Active: two neighbours exactly min_step apart (pooled), or a bound."""
     tol = entry_allowance(params, w, dtype, max(1.0, float(np.abs(w).max())))
-    bounds = [b for b in (params["min_value"], params["max_value"]) if b is not None]
+    low, high = bounds(params, w)
     return bool(
         np.any(np.abs(steps(params, w) - params["min_step"]) <= tol)
-        or any(np.any(np.abs(w - b) <= tol) for b in bounds)
+        or np.any(np.abs(w - low) <= tol)
+        or np.any(np.abs(w - high) <= tol)
     )
 
 
+def bounded_pav(row, low, high):
+    """Sequential pool-adjacent-violators, each block at its mean clipped to the
+    largest lower and smallest upper bound of its entries (Best, Chakravarti &
+    Ubhaya, 2000; the bounds' monotone envelopes first)."""
+    low, high = np.maximum.accumulate(low), np.minimum.accumulate(high[::-1])[::-1]
+    blocks = []  # [sum, count, low, high, value]
+    for value, lo, hi in zip(row, low, high, strict=True):
+        blocks.append([value, 1, lo, hi, min(max(value, lo), hi)])
+        while len(blocks) > 1 and blocks[-2][4] > blocks[-1][4]:
+            right, left = blocks.pop(), blocks.pop()
+            total, count = left[0] + right[0], left[1] + right[1]
+            lo, hi = max(left[2], right[2]), min(left[3], right[3])
+            blocks.append([total, count, lo, hi, min(max(total / count, lo), hi)])
+    return np.concatenate([np.full(b[1], b[4]) for b in blocks])
+
+
 def reference(params, w):
+    if isinstance(params["min_value"], list) or isinstance(params["max_value"], list):
+        return entry_reference(params, w)
     moved = np.moveaxis(w, params["axis"], -1)
     rows = moved.reshape(-1, moved.shape[-1])
     if not params["increasing"]:
@@ -74,6 +131,27 @@ def reference(params, w):
     if not params["increasing"]:
         out = out[:, ::-1]
     return np.moveaxis(out.reshape(moved.shape), -1, params["axis"])
+
+
+def entry_reference(params, w):
+    """Bounded pool-adjacent-violators of every slice, with the steps substituted away."""
+    axis = params["axis"]
+    moved = np.moveaxis(w, axis, -1)
+    n = moved.shape[-1]
+    rows = moved.reshape(-1, n)
+    low, high = (np.moveaxis(b, axis, -1).reshape(-1, n) for b in bounds(params, w))
+    if not params["increasing"]:
+        rows, low, high = rows[:, ::-1], low[:, ::-1], high[:, ::-1]
+    offsets = params["min_step"] * np.arange(n)
+    out = np.stack(
+        [
+            bounded_pav(r - offsets, lo - offsets, hi - offsets) + offsets
+            for r, lo, hi in zip(rows, low, high, strict=True)
+        ]
+    )
+    if not params["increasing"]:
+        out = out[:, ::-1]
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
 SPECS = (
@@ -91,7 +169,16 @@ SPECS = (
                 "axis": -1,
             },
             {"increasing": True, "min_value": 0.0, "max_value": None, "min_step": 0.0, "axis": 0},
+            # Rows of 6 along the last axis of every shape below, each entry in its own interval.
+            {
+                "increasing": True,
+                "min_value": [-np.inf, -1.0, -0.5, 0.0, 0.0, 0.5],
+                "max_value": [0.0, 0.5, 1.0, 1.0, 2.0, np.inf],
+                "min_step": 0.0,
+                "axis": -1,
+            },
         ),
+        shapes=((3, 3, 2, 6), (5, 6)),
         violation=violation,
         allowance=entry_allowance,
         touches_boundary=touches,
@@ -105,6 +192,9 @@ SPECS = (
             ({"increasing": 1}, "`increasing` must be True or False"),
             ({"increasing": "yes"}, "`increasing`"),
             ({"max_value": float("inf")}, "`max_value` must be a finite real number"),
+            ({"min_value": [0.0, 0.5], "max_value": [1.0, 0.1]}, "min_value"),
+            ({"min_value": [0.0, np.inf]}, "min_value"),
+            ({"max_value": [[1.0], [2.0, 3.0]]}, "max_value"),
         ),
         function="project_monotone",
         penalty="MonotonePenalty",
