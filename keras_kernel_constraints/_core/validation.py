@@ -129,11 +129,7 @@ def entry_interval(min_value, max_value, *, owner: str) -> tuple[EntryBound, Ent
     a weight is checked on first use (``entry_bound_fits``).
     """
     if is_array(min_value) or is_array(max_value):
-        lo = _entry_side(min_value, "min_value", open_at=-math.inf)
-        hi = _entry_side(max_value, "max_value", open_at=math.inf)
-        if lo is not None and hi is not None:
-            _ordered_entries(lo, hi)
-        return lo, hi
+        return _entry_sides(min_value, max_value)
     return optional_interval(min_value, max_value, owner=owner)
 
 
@@ -141,12 +137,17 @@ def optional_entry_bounds(min_value, max_value) -> tuple[EntryBound, EntryBound]
     """``optional_ordered_bounds`` where either bound may also be an array of
     bounds, as for ``entry_interval`` (no default box: ``None`` is open)."""
     if is_array(min_value) or is_array(max_value):
-        lo = _entry_side(min_value, "min_value", open_at=-math.inf)
-        hi = _entry_side(max_value, "max_value", open_at=math.inf)
-        if lo is not None and hi is not None:
-            _ordered_entries(lo, hi)
-        return lo, hi
+        return _entry_sides(min_value, max_value)
     return optional_ordered_bounds(min_value, max_value)
+
+
+def _entry_sides(min_value, max_value) -> tuple[EntryBound, EntryBound]:
+    """Both sides of per-entry bounds, each checked, and ordered at every entry."""
+    lo = _entry_side(min_value, "min_value", open_at=-math.inf)
+    hi = _entry_side(max_value, "max_value", open_at=math.inf)
+    if lo is not None and hi is not None:
+        _ordered_entries(lo, hi)
+    return lo, hi
 
 
 def ordered_entries_fit(
