@@ -458,7 +458,12 @@ class SpectralBall(_MatrixSet):
         dtype = layout.compute_dtype
         tall, wide = _tall(_infinite_as_large(m, c, dtype))
         scaled, scale = _scaled(tall)
-        clipped = _clip_singular_values(scaled, c / scale, dtype) * scale
+        # c / scale overflows for a subnormal matrix (2e-313 in float64: inf, then
+        # NaN on PyTorch). A scaled matrix's singular values are below 2^64 (its
+        # entries are at most 1), so any c above that clips nothing, as c does.
+        ceiling = ops.convert_to_tensor(2.0**64, dtype=scale.dtype)
+        clipped = _clip_singular_values(scaled, reductions.minimum(c / scale, ceiling), dtype)
+        clipped = clipped * scale
         clipped = ops.transpose(clipped, (0, 2, 1)) if wide else clipped
         unmoved = _unmoved(m, clipped, _UNMOVED * EPSILON[layout.dtype])
         clipped = ops.where(unmoved[:, None, None], m, clipped)
