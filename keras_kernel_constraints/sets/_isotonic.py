@@ -149,13 +149,9 @@ def bounded_isotonic_rows(x, lower, upper):
     x = ops.reshape(ops.reshape(x, (-1,)), (rows, n))
     factor = _overflow_factor(x)
     x, lower, upper = x * factor, lower * factor, upper * factor
-    dtype = backend.standardize_dtype(x.dtype)
-    window, length, above_inf, below_inf = (
-        ops.convert_to_tensor(table, dtype=dtype) for table in _window_tables(n, dtype)
-    )
+    means, above_inf, below_inf = _window_means(x)
     floor = ops.max(lower[:, :, None] + below_inf, axis=1)
     ceiling = ops.min(upper[:, None, :] + above_inf, axis=-1)
-    means = _running_sum(x[:, None, :] * window) / length + above_inf
     lowest = ops.min(reductions.maximum(means, floor[:, None, :]), axis=-1)
     fitted = ops.max(reductions.minimum(lowest, ceiling)[:, :, None] + below_inf, axis=1)
     inside = ops.all(ops.logical_and(x >= lower, x <= upper), axis=-1, keepdims=True)
@@ -212,16 +208,23 @@ def _minmax_rows(x):
     result is a running maximum, so it is exactly non-decreasing; rows that
     already are come back bit for bit.
     """
+    means, _, below_inf = _window_means(x)
+    lowest = ops.min(means, axis=-1)
+    fitted = ops.max(lowest[:, :, None] + below_inf, axis=1)
+    ordered = ops.all(x[:, 1:] >= x[:, :-1], axis=-1, keepdims=True)
+    return ops.where(ordered, x, fitted)
+
+
+def _window_means(x):
+    """``(means, above_inf, below_inf)``: ``means[r, j, k]`` is the mean of row
+    ``r``'s entries ``j..k`` (``+inf`` where ``k < j``), each a running sum that
+    starts at its window; the two masks are ``_window_tables``'."""
     n = x.shape[-1]
     dtype = backend.standardize_dtype(x.dtype)
     window, length, above_inf, below_inf = (
         ops.convert_to_tensor(table, dtype=dtype) for table in _window_tables(n, dtype)
     )
-    sums = _running_sum(x[:, None, :] * window)
-    lowest = ops.min(sums / length + above_inf, axis=-1)
-    fitted = ops.max(lowest[:, :, None] + below_inf, axis=1)
-    ordered = ops.all(x[:, 1:] >= x[:, :-1], axis=-1, keepdims=True)
-    return ops.where(ordered, x, fitted)
+    return _running_sum(x[:, None, :] * window) / length + above_inf, above_inf, below_inf
 
 
 @functools.lru_cache(maxsize=32)

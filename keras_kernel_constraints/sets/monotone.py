@@ -174,7 +174,8 @@ class Monotone(Set):
 
     def _project_within_entries(self, rows: Any, restore: Any, steps: Any, layout: Resolved) -> Any:
         """Step 2 with per-entry bounds; ``rows`` are flipped and stepped already."""
-        lower, upper = (self._entry_rows(name, layout) for name in ("min_value", "max_value"))
+        low, high = (self._entry_rows(name, layout) for name in ("min_value", "max_value"))
+        lower, upper = (b if self.increasing else ops.flip(b, axis=-1) for b in (low, high))
         if steps is not None:
             lower, upper = lower - steps, upper - steps
         rows = bounded_isotonic_rows(rows, lower, upper)
@@ -183,16 +184,12 @@ class Monotone(Set):
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)
         # Clip to the entries' own bounds: adding the steps back may round past one.
-        lower, upper = (
-            self._entry_rows(name, layout, flip=False) for name in ("min_value", "max_value")
-        )
-        return restore(ops.clip(rows, lower, upper))
+        return restore(ops.clip(rows, low, high))
 
-    def _entry_rows(self, name: str, layout: Resolved, *, flip: bool = True) -> Any:
+    def _entry_rows(self, name: str, layout: Resolved) -> Any:
         """Bound ``name`` per entry, rounded to the weight's dtype, as ``(slices, n)`` rows."""
         value = getattr(self, name)
         if value is None:
             value = -math.inf if name == "min_value" else math.inf
-        bound = ops.broadcast_to(layout.bound(value), layout.shape)
-        rows, _ = layout.to_rows(bound)
-        return ops.flip(rows, axis=-1) if flip and not self.increasing else rows
+        rows, _ = layout.to_rows(ops.broadcast_to(layout.bound(value), layout.shape))
+        return rows
