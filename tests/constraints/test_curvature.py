@@ -13,6 +13,7 @@ from scipy import optimize
 from keras_kernel_constraints import sets
 from keras_kernel_constraints.constraints import Concave, Convex
 from keras_kernel_constraints.regularizers import ConvexityPenalty
+from keras_kernel_constraints.sets import curvature
 from tests.helpers import applied, as_f64, jit, tensor
 
 LENGTHS = [3, 8, 32, 64, 256]
@@ -95,20 +96,44 @@ def test_idempotent_and_feasible_input_unchanged(n, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_certificate_holds(dtype, rng):
-    y = tensor(samples(64, rng), dtype)
+@pytest.mark.parametrize("n", [3, 64])
+def test_the_certificate_holds(n, dtype, rng):
+    y = tensor(samples(n, rng), dtype)
     report = sets.Convex(axis=-1).certificate(y)
     eps = np.finfo(dtype).eps
     scale = np.maximum(1.0, np.abs(as_f64(y)).max(axis=1))
     iterations = as_f64(report["iterations"])
-    assert np.all(np.isfinite(iterations)) and iterations.max() <= 3 * 64
+    assert np.all(np.isfinite(iterations)) and iterations.max() <= 3 * n
     assert np.all(as_f64(report["primal"]) <= 8 * eps * scale)
     # Multipliers reach n^2 times the residual; their rounding scales alike.
-    assert np.all(as_f64(report["dual"]) <= 64**2 * 8 * eps * scale)
-    assert np.all(as_f64(report["stationarity"]) <= 64 * 8 * eps)
+    assert np.all(as_f64(report["dual"]) <= n**2 * 8 * eps * scale)
+    assert np.all(as_f64(report["stationarity"]) <= n * 8 * eps)
     np.testing.assert_array_equal(
         as_f64(report["projection"]), as_f64(sets.Convex(axis=-1).project(y))
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_three_taps_in_closed_form_match_the_active_set(dtype, rng):
+    """A 3-tap slice has one second difference: its half-space projection is
+    the active-set method's answer (which the longer slices take)."""
+    y = rng.normal(size=(200, 3)) * rng.uniform(0.01, 100, size=(200, 1))
+    closed = as_f64(sets.Convex(axis=-1).project(tensor(y, dtype)))
+    rows = tensor(y, dtype)
+    active, _, _ = curvature._active_set_rows(rows, None, certify=False)
+    scale = np.maximum(1.0, np.abs(y).max(axis=1, keepdims=True))
+    error = np.abs(closed - as_f64(active)) / scale
+    assert error.max() <= 8 * np.finfo(dtype).eps, error.max()
+    assert np.any(np.diff(y, n=2, axis=1) < 0) and np.any(np.diff(y, n=2, axis=1) > 0)
+
+
+def test_three_taps_reach_the_limit_of_an_infinite_entry():
+    # [0, t, 0] projects to (t/3)(1, 1, 1): infinite, not inf - inf.
+    w = np.array([[0.0, np.inf, 0.0], [1.0, np.nan, 2.0], [1.0, -1.0, 1.0]], "float32")
+    out = as_f64(Convex(axis=-1)(w))
+    np.testing.assert_array_equal(out[0], [np.inf] * 3)
+    assert np.all(np.isnan(out[1]))
+    np.testing.assert_array_equal(out[2], w[2])
 
 
 def test_concave_mirrors_convex(rng):
