@@ -8,6 +8,8 @@ from keras import ops
 from keras_kernel_constraints.constraints import (
     Box,
     CappedSimplex,
+    Convex,
+    Intersect,
     L1Ball,
     L2Ball,
     LinfBall,
@@ -18,6 +20,7 @@ from keras_kernel_constraints.constraints import (
     Simplex,
     SpectralBall,
     SumTo,
+    Unimodal,
     UnitSphere,
 )
 from tests.helpers import as_f64, sum_tolerance
@@ -102,6 +105,12 @@ CONSTRAINTS = [
     Monotone(min_value=0.0),
     Orthogonal(),
     SpectralBall(0.5),
+    # Issue 17's sets: loops whose length depends on the weight (Convex), and
+    # an intersection, under every layer kind and every compiler
+    # (torch.compile on PyTorch).
+    Convex(),
+    Unimodal(),
+    Intersect(SumTo(1.0), Box(-1.0, 5.0)),
 ]
 
 
