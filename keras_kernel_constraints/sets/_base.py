@@ -133,3 +133,53 @@ class Set(Parameters, abc.ABC):
 
     def _distance(self, x: Any, layout: ResolvedLayout) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no closed-form distance.")
+
+    def tangent(self, w: Any, g: Any, *, owner: str | None = None) -> Any:
+        r"""The gradient ``g`` at a point ``w`` of the set, kept to the set's
+        tangent cone: ``t`` with $-t = P_{T_C(w)}(-g)$.
+
+        $T_C(w)$ holds the directions along which a point of the set stays
+        in it to first order (a subspace on a smooth manifold, a cone at a
+        bound), and $-t$ is the one nearest to the descent direction $-g$:
+        a component that would push ``w`` out of the set is removed, one
+        that moves it along or into the set is kept. ``w`` must lie in the
+        set (to rounding), as a projected weight does. Shaped and typed
+        like ``g``; computed in ``w``'s compute dtype.
+
+        Sets without a map (``has_tangent`` is False) return ``g`` as it is:
+        the step is then the plain projected gradient step.
+        """
+        owner = owner or type(self).__name__
+        w, dtype = dtypes.float_tensor(w, owner)
+        g, g_dtype = dtypes.float_tensor(g, owner)
+        if tuple(g.shape) != tuple(w.shape):
+            raise ValueError(
+                f"{owner}: the gradient's shape {tuple(g.shape)} differs from the "
+                f"weight's shape {tuple(w.shape)}."
+            )
+        layout = self.resolve(tuple(w.shape), dtype, owner)
+        if layout.empty or not self.has_tangent:
+            return g
+        compute = layout.compute_dtype
+        out = self._tangent(ops.cast(w, compute), ops.cast(g, compute), layout)
+        return ops.cast(out, g_dtype)
+
+    @property
+    def has_tangent(self) -> bool:
+        """Whether the set restricts gradients to its tangent cone (``tangent``)."""
+        return type(self)._tangent is not Set._tangent
+
+    def _tangent(self, x: Any, g: Any, layout: ResolvedLayout) -> Any:
+        """``g`` kept to the tangent cone at ``x`` (compute dtype, layout checked)."""
+        return g
+
+
+def tangent_at_bounds(x: Any, g: Any, lo: Any, hi: Any) -> Any:
+    """``g`` with each component that would push ``x`` past a bound it sits on
+    removed: a descent step ``-g`` may not lower an entry at ``lo`` nor raise
+    one at ``hi``; either bound may be infinite (never reached)."""
+    # where(), not minimum()/maximum(): on PyTorch, Keras's minimum of two
+    # float64 tensors returns float32. A NaN gradient stays NaN.
+    zero = ops.zeros_like(g)
+    g = ops.where(ops.logical_and(x <= lo, g > zero), zero, g)
+    return ops.where(ops.logical_and(x >= hi, g < zero), zero, g)

@@ -17,7 +17,7 @@ from keras import ops
 from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.layout import AxisLike, Elementwise, Groups, Layout
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
-from keras_kernel_constraints.sets._base import Set
+from keras_kernel_constraints.sets._base import Set, tangent_at_bounds
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -48,6 +48,10 @@ class NonNegative(Set):
 
     def _distance(self, x: Any, layout: Resolved) -> Any:
         return ops.relu(-x)
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        zero = ops.zeros_like(x)
+        return ops.where(ops.logical_and(x <= zero, g > zero), zero, g)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -140,6 +144,9 @@ class Box(Set):
         above = 0.0 if self.max_value is None else ops.relu(ops.subtract(x, hi))
         return ops.zeros_like(x) + below + above
 
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        return tangent_at_bounds(x, g, *self._bounds(layout))
+
     def _bounds(self, layout: Resolved) -> tuple[Any, Any]:
         lo = -math.inf if self.min_value is None else self.min_value
         hi = math.inf if self.max_value is None else self.max_value
@@ -220,6 +227,10 @@ class SumTo(Set):
         return shift_to_sum(
             x, layout, group_targets(self.value, layout), single=layout.bound(self.value)
         )
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        # The tangent space of every group's hyperplane: g less its group mean.
+        return shift_to_sum(g, layout, ops.zeros((), layout.compute_dtype))
 
 
 def group_targets(value: float | tuple, layout: Resolved) -> Any:

@@ -280,6 +280,17 @@ class Orthogonal(_MatrixSet):
         q = _poisoned(tall, ops.where(inside[:, None, None], tall, q))
         return restore(ops.transpose(q, (0, 2, 1)) if wide else q)
 
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        # The tangent space of the Stiefel manifold at W (orthonormal columns):
+        # G - W sym(W^T G) (Absil, Mahony and Sepulchre, "Optimization Algorithms
+        # on Matrix Manifolds", 2008, section 3.6.1).
+        m, restore = self._matrices(x, layout)
+        d, _ = self._matrices(g, layout)
+        tall, wide = _tall(m)
+        d = ops.transpose(d, (0, 2, 1)) if wide else d
+        t = d - _times(tall, _symmetric_part(ops.einsum("bij,bik->bjk", tall, d)))
+        return restore(ops.transpose(t, (0, 2, 1)) if wide else t)
+
 
 # --- spectral-norm ball -------------------------------------------------------
 

@@ -26,7 +26,7 @@ from keras_kernel_constraints._core import reductions, validation
 from keras_kernel_constraints._core.dtypes import EPSILON
 from keras_kernel_constraints._core.layout import AxisLike, Elementwise, Groups, Layout
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
-from keras_kernel_constraints.sets._base import Set
+from keras_kernel_constraints.sets._base import Set, tangent_at_bounds
 
 
 class _Radial(Set):
@@ -66,6 +66,26 @@ class _Radial(Set):
         low, high = self._band
         norm = reductions.group_norm_parts(x, layout.axes)[2]
         return ops.relu(low - norm) + ops.relu(norm - high)
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        # On the outer sphere a descent step -g may not point outward (<g, x> < 0),
+        # on the inner one not inward; on a sphere (low = high) neither. The radial
+        # component <g, u> u (u = x / |x|) is removed where it would.
+        low, high = self._band
+        axes = layout.axes
+        unit, spread, norm = reductions.group_norm_parts(x, axes, infinite_as_largest=True)
+        direction = unit / ops.where(spread > 0, spread, ops.ones_like(spread))
+        along = g * direction
+        radial = ops.sum(along, axis=axes, keepdims=True) if axes else along
+        # Projected groups lie within 2 eps of the band (``_project``): twice that.
+        slack = 4.0 * EPSILON[layout.dtype]
+        outer = norm >= high * (1.0 - slack)
+        inner = ops.logical_and(norm <= low * (1.0 + slack), norm > 0)
+        zero = ops.zeros_like(radial)
+        leaving = ops.logical_or(
+            ops.logical_and(outer, radial < zero), ops.logical_and(inner, radial > zero)
+        )
+        return g - ops.where(leaving, radial, zero) * direction
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -229,3 +249,6 @@ class LinfBall(Set):
 
     def _distance(self, x: Any, layout: Resolved) -> Any:
         return ops.relu(-self.radius - x) + ops.relu(x - self.radius)
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        return tangent_at_bounds(x, g, layout.bound(-self.radius), layout.bound(self.radius))

@@ -30,6 +30,7 @@ import numpy as np
 from keras import backend, ops
 
 from keras_kernel_constraints._core import reductions, validation
+from keras_kernel_constraints._core.dtypes import EPSILON
 from keras_kernel_constraints._core.layout import AxisLike, Groups, Layout
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.sets._base import Set
@@ -87,6 +88,11 @@ class Simplex(Set):
     def _project(self, x: Any, layout: Resolved) -> Any:
         rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
         return restore(_simplex_rows(rows, self.value))
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        rows, restore = layout.to_rows(g)
+        at_zero = layout.to_rows(x)[0] <= 0
+        return restore(_tangent_rows(rows, at_zero, ops.zeros_like(at_zero)))
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -176,23 +182,40 @@ class CappedSimplex(Set):
         )
         validation.group_sums_fit(low, high, self.value, owner)
 
-    def _project(self, x: Any, layout: Resolved) -> Any:
-        rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
-        total = self.value
+    def _bound_rows(self, layout: Resolved) -> tuple[Any, Any, Any, Any]:
+        """The bounds as given to ``_solve_free`` (numbers, or ``(groups, n)``
+        rows of per-entry bounds) and as tensors in the compute dtype."""
         lo: Any = self.min_value
         hi: Any = self.max_value
+        dtype = layout.compute_dtype
         if self.per_entry:  # (groups, n) rows of bounds beside the rows of entries
-            dtype = backend.standardize_dtype(x.dtype)
             lo, hi = (
                 layout.to_rows(
                     ops.broadcast_to(ops.convert_to_tensor(np.asarray(b, dtype)), layout.shape)
                 )[0]
                 for b in (lo, hi)
             )
-        lo_t, hi_t = (
-            ops.convert_to_tensor(lo, dtype=x.dtype),
-            ops.convert_to_tensor(hi, dtype=x.dtype),
+        return (
+            lo,
+            hi,
+            ops.convert_to_tensor(lo, dtype=dtype),
+            ops.convert_to_tensor(hi, dtype=dtype),
         )
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        rows, restore = layout.to_rows(g)
+        entries = layout.to_rows(x)[0]
+        _, _, lo, hi = self._bound_rows(layout)
+        # A half-precision weight holds its bound rounded to its dtype.
+        eps = EPSILON[layout.dtype]
+        at_lo = entries <= lo + eps * ops.abs(lo)
+        at_hi = entries >= hi - eps * ops.abs(hi)
+        return restore(_tangent_rows(rows, at_lo, at_hi))
+
+    def _project(self, x: Any, layout: Resolved) -> Any:
+        rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
+        total = self.value
+        lo, hi, lo_t, hi_t = self._bound_rows(layout)
 
         def total_at(tau: Any) -> Any:
             return ops.sum(ops.clip(rows - tau, lo_t, hi_t), axis=-1, keepdims=True)
@@ -286,6 +309,38 @@ def _simplex_rows(rows: Any, value: float) -> Any:
     # (off the set, silently): make its whole row NaN instead.
     has_nan = ops.any(ops.isnan(rows), axis=-1, keepdims=True)
     return ops.where(has_nan, ops.full_like(rows, float("nan")), projected)
+
+
+def _tangent_rows(g: Any, at_lo: Any, at_hi: Any) -> Any:
+    """Each row of ``g`` kept to the tangent cone of a capped simplex at a point
+    with the entries ``at_lo`` (``at_hi``) on their lower (upper) bounds.
+
+    The cone is ``{d : sum(d) = 0, d_i >= 0 at a lower bound, d_i <= 0 at an
+    upper one}``; the nearest ``d`` to ``-g`` is ``-t`` with ``t = clip(g - s,
+    l, u)`` (``u_i = 0`` at a lower bound, ``l_i = 0`` at an upper one, else
+    infinite) and ``s`` the threshold at which ``t`` sums to 0: the capped
+    simplex's own problem with target 0, solved the same way. ``s`` lies in
+    ``[min g, max g]``, where the sum falls from ``>= 0`` to ``<= 0``.
+    """
+    zero = ops.zeros_like(g)
+    infinity = ops.full_like(g, float("inf"))
+    lo = ops.where(at_hi, zero, -infinity)
+    hi = ops.where(at_lo, zero, infinity)
+
+    def total_at(shift: Any) -> Any:
+        return ops.sum(ops.clip(g - shift, lo, hi), axis=-1, keepdims=True)
+
+    left, right = _narrow_by_magnitude(
+        total_at, 0.0, ops.min(g, axis=-1, keepdims=True), ops.max(g, axis=-1, keepdims=True)
+    )
+    left, right = _bisect(total_at, 0.0, left, right, halvings=_AFTER_NARROWING)
+    fixed_lo = g - left < lo
+    fixed_hi = g - right > hi
+    free, t = _solve_free(g, fixed_lo, fixed_hi, lo, hi, 0.0)
+    fixed_lo = ops.logical_or(fixed_lo, ops.logical_and(free, t <= lo))
+    fixed_hi = ops.logical_or(fixed_hi, ops.logical_and(free, t >= hi))
+    free, t = _solve_free(g, fixed_lo, fixed_hi, lo, hi, 0.0)
+    return ops.where(free, ops.clip(t, lo, hi), zero)
 
 
 # Halvings from a bracket narrowed by magnitude (ends within 2^16, 2^32 of
