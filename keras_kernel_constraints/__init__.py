@@ -14,6 +14,8 @@ One vocabulary of sets, several mechanisms on each:
 * ``inspection``: what a constraint does to a model's weights
   (``constraint_summary``) and the groups that are one output unit of each
   layer kind (``unit_axis``);
+* ``optimizers``: ``Projected``, an optimizer wrapper that steps
+  constrained variables along their sets (tangent gradients and moments);
 * ``training``: helpers that keep constraints holding where Keras's
   optimizer would let them slip (weight EMA, direct assignment), and
   ``attach`` for models built without them.
@@ -28,6 +30,7 @@ from keras_kernel_constraints import (
     constraints,
     inspection,
     lipschitz,
+    optimizers,
     parametrizations,
     projections,
     regularizers,
@@ -46,6 +49,7 @@ __all__ = [
     "constraints",
     "inspection",
     "lipschitz",
+    "optimizers",
     "parametrizations",
     "projections",
     "regularizers",

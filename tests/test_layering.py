@@ -20,6 +20,7 @@ FLOORS = {
     "projections": 2,
     "regularizers": 2,
     "constraints": 3,
+    "optimizers": 3,  # the optimizer wrapper: tangent maps of the sets
     "inspection": 4,
     "parametrizations": 5,  # the wrapper resolves axis="units" through inspection
     "training": 6,

@@ -1,0 +1,133 @@
+"""``optimizers.Projected``: constrained variables step along their sets (issue 18)."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+from keras import ops
+
+from keras_kernel_constraints import constraints as kc
+from keras_kernel_constraints.optimizers import Projected
+
+JIT = keras.backend.backend() != "torch"  # PyTorch's default: eager steps
+
+
+def _sphere_fit(wrapped):
+    """A unit-sphere Dense kernel fitted with Adam; the worst |cos(m, w)| over the run."""
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
+    model = keras.Sequential([keras.Input((8,)), layer])
+    adam = keras.optimizers.Adam(0.05)
+    model.compile(Projected(adam) if wrapped else adam, "mse", jit_compile=JIT)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
+    worst = 0.0
+    for _ in range(4):
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        w = layer.kernel.numpy().ravel().astype(np.float64)
+        m = np.asarray(adam._momentums[0]).ravel().astype(np.float64)
+        worst = max(worst, abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w)))
+    return worst
+
+
+def test_adams_first_moment_stays_tangent_to_a_sphere_only_when_wrapped():
+    assert _sphere_fit(wrapped=True) <= 1e-6
+    assert _sphere_fit(wrapped=False) >= 0.1
+
+
+class _Linear(keras.layers.Layer):
+    """``loss = sum(slope * w)``: a constant gradient ``slope`` on a weight at 0."""
+
+    def __init__(self, constraint, **kwargs):
+        super().__init__(**kwargs)
+        self.constraint = constraint
+
+    def build(self, _):
+        self.w = self.add_weight(
+            shape=(3,), initializer="zeros", constraint=self.constraint, name="w"
+        )
+
+    def call(self, slope):
+        return ops.sum(slope * self.w, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("constraint", [kc.NonNeg(), kc.Box(0.0, 1.0)], ids=repr)
+def test_at_a_bound_an_inward_pull_leaves_it_and_an_outward_push_leaves_no_momentum(constraint):
+    layer = _Linear(constraint)
+    model = keras.Sequential([keras.Input((3,)), layer])
+    adam = keras.optimizers.Adam(0.1)
+    model.compile(Projected(adam), lambda _, p: ops.mean(p), jit_compile=JIT)
+    # Gradient -1 pulls w[0] up (inward), +1 pushes w[1] down (outward), 0 leaves w[2].
+    slope = np.array([[-1.0, 1.0, 0.0]], "float32")
+    model.train_on_batch(slope, slope)
+    w = layer.w.numpy()
+    m = np.asarray(adam._momentums[0])
+    assert w[0] > 0.0
+    assert w[1] == 0.0 and m[1] == 0.0
+    assert w[2] == 0.0 and m[2] == 0.0
+    # Unwrapped, the outward push builds momentum that the projection hides.
+    plain_layer = _Linear(constraint)
+    plain = keras.Sequential([keras.Input((3,)), plain_layer])
+    plain_adam = keras.optimizers.Adam(0.1)
+    plain.compile(plain_adam, lambda _, p: ops.mean(p), jit_compile=JIT)
+    plain.train_on_batch(slope, slope)
+    assert plain_layer.w.numpy()[1] == 0.0 and np.asarray(plain_adam._momentums[0])[1] > 0.0
+
+
+def _rayleigh_steps(wrapped, steps=600):
+    """Steps until an Orthogonal (20, 3) weight spans the leading eigenvectors of
+    a fixed symmetric matrix (largest principal angle <= 1e-3), or None."""
+    n, k = 20, 3
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    a = (q * np.concatenate([[5.0, 4.5, 4.0], np.linspace(3.0, 0.1, n - 3)])) @ q.T
+    leading = np.linalg.eigh(a)[1][:, -k:]
+
+    class Rayleigh(keras.layers.Layer):
+        def build(self, _):
+            self.w = self.add_weight(
+                shape=(n, k), initializer="orthogonal", constraint=kc.Orthogonal(), name="w"
+            )
+
+        def call(self, x):
+            aw = ops.matmul(ops.convert_to_tensor(a, "float32"), self.w)
+            return ops.reshape(ops.sum(self.w * aw), (1, 1)) + 0.0 * x
+
+    keras.utils.set_random_seed(1)
+    layer = Rayleigh()
+    model = keras.Sequential([keras.Input((1,)), layer])
+    adam = keras.optimizers.Adam(0.03)
+    model.compile(Projected(adam) if wrapped else adam, lambda _, p: -ops.mean(p), jit_compile=JIT)
+    x = np.zeros((1, 1), "float32")
+    for step in range(1, steps + 1):
+        model.train_on_batch(x, x)
+        if step % 10 == 0:
+            angles = scipy.linalg.subspace_angles(layer.w.numpy().astype(np.float64), leading)
+            if angles.max() <= 1e-3:
+                return step
+    return None
+
+
+@pytest.mark.slow
+def test_a_stiefel_weight_finds_the_leading_eigenvectors_faster_than_projection_alone():
+    wrapped = _rayleigh_steps(wrapped=True)
+    assert wrapped is not None and wrapped <= 400, wrapped
+    plain = _rayleigh_steps(wrapped=False)
+    assert plain is None or plain > 2 * wrapped, (plain, wrapped)
+
+
+def test_the_config_round_trips_and_the_wrapper_delegates():
+    inner = keras.optimizers.Adam(0.01, beta_1=0.8)
+    wrapped = Projected(inner, transport=False, name="projected_adam")
+    copy = Projected.from_config(wrapped.get_config())
+    assert copy.transport is False and copy.name == "projected_adam"
+    assert copy.inner_optimizer.get_config() == inner.get_config()
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(wrapped))
+    assert isinstance(restored, Projected)
+    assert float(np.asarray(wrapped.learning_rate)) == pytest.approx(0.01)
+
+
+def test_bad_arguments_name_the_parameter():
+    with pytest.raises(ValueError, match="`transport` must be True or False"):
+        Projected("adam", transport=1)
