@@ -119,6 +119,8 @@ class Projected(keras.optimizers.Optimizer):
     def stateless_apply(
         self, optimizer_variables: Sequence[Any], grads: Sequence[Any], trainable_variables: Any
     ) -> tuple[list[Any], list[Any]]:
+        # JAX's path: the same three steps on values, through the inner
+        # optimizer's own stateless_apply (a LossScaleOptimizer inside needs its own).
         own = len(self._variables)
         variables = self._trainable_variables
         grads = [
@@ -135,17 +137,23 @@ class Projected(keras.optimizers.Optimizer):
                 if moment is not None:
                     i = positions[id(moment)]
                     new_inner[i] = _tangent(variable, weight, new_inner[i])
-        return list(new_weights), list(optimizer_variables[:own]) + new_inner
+        # Values, not variables: a LossScaleOptimizer around this one passes
+        # the variables themselves, read here through its stateless scope.
+        unchanged = [_value(v) for v in optimizer_variables[:own]]
+        return list(new_weights), unchanged + new_inner
 
     def _first_moment(self, variable: Any) -> Any:
         """The inner optimizer's first-moment slot of ``variable``, if it has one
         and the variable's constraint has a tangent map."""
         if not _has_tangent(variable):
             return None
-        for attribute in _FIRST_MOMENTS:
-            slots = getattr(self.inner_optimizer, attribute, None)
-            if slots:
-                return slots[self.inner_optimizer._get_variable_index(variable)]
+        optimizer = self.inner_optimizer
+        while optimizer is not None:  # through wrappers: LossScaleOptimizer(Adam)
+            for attribute in _FIRST_MOMENTS:
+                slots = getattr(optimizer, attribute, None)
+                if slots:
+                    return slots[optimizer._get_variable_index(variable)]
+            optimizer = getattr(optimizer, "inner_optimizer", None)
         return None
 
     def finalize_variable_values(self, var_list: Sequence[Any]) -> None:
@@ -165,6 +173,10 @@ class Projected(keras.optimizers.Optimizer):
             config.pop("inner_optimizer"), custom_objects=custom_objects
         )
         return cls(inner, **config)
+
+
+def _value(variable: Any) -> Any:
+    return variable.value if isinstance(variable, keras.Variable) else variable
 
 
 def _has_tangent(variable: Any) -> bool:

@@ -8,17 +8,19 @@ from keras import ops
 
 from keras_kernel_constraints import constraints as kc
 from keras_kernel_constraints.optimizers import Projected
+from tests.helpers import run_python
 
 JIT = keras.backend.backend() != "torch"  # PyTorch's default: eager steps
 
 
-def _sphere_fit(wrapped):
-    """A unit-sphere Dense kernel fitted with Adam; the worst |cos(m, w)| over the run."""
+def _sphere_fit(wrap):
+    """A unit-sphere Dense kernel fitted with ``wrap(Adam)``; the worst |cos(m, w)|
+    over the run."""
     keras.utils.set_random_seed(0)
     layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
     model = keras.Sequential([keras.Input((8,)), layer])
     adam = keras.optimizers.Adam(0.05)
-    model.compile(Projected(adam) if wrapped else adam, "mse", jit_compile=JIT)
+    model.compile(wrap(adam), "mse", jit_compile=JIT)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 8)).astype("float32")
     y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
@@ -32,8 +34,31 @@ def _sphere_fit(wrapped):
 
 
 def test_adams_first_moment_stays_tangent_to_a_sphere_only_when_wrapped():
-    assert _sphere_fit(wrapped=True) <= 1e-6
-    assert _sphere_fit(wrapped=False) >= 0.1
+    assert _sphere_fit(Projected) <= 1e-6
+    assert _sphere_fit(lambda adam: adam) >= 0.1
+
+
+LOSS_SCALED = {
+    "LossScaleOptimizer(Projected(Adam))": lambda a: keras.optimizers.LossScaleOptimizer(
+        Projected(a)
+    ),
+    "Projected(LossScaleOptimizer(Adam))": lambda a: Projected(
+        keras.optimizers.LossScaleOptimizer(a)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_SCALED))
+def test_loss_scaling_around_or_inside_keeps_the_moment_tangent(name):
+    assert _sphere_fit(LOSS_SCALED[name]) <= 1e-6
+
+
+def test_a_mixed_precision_model_keeps_the_moment_tangent():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        assert _sphere_fit(Projected) <= 1e-6
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 class _Linear(keras.layers.Layer):
@@ -131,3 +156,55 @@ def test_the_config_round_trips_and_the_wrapper_delegates():
 def test_bad_arguments_name_the_parameter():
     with pytest.raises(ValueError, match="`transport` must be True or False"):
         Projected("adam", transport=1)
+
+
+# A fresh interpreter that imports the package and passes no custom_objects;
+# the loaded model keeps training.
+RESUME = r"""
+import json, sys
+import keras, numpy as np
+import keras_kernel_constraints
+model = keras.saving.load_model(sys.argv[1])
+optimizer = model.optimizer
+kernel = model.layers[0].kernel
+momentum = optimizer.inner_optimizer._momentums[0]
+report = {
+    "optimizer": type(optimizer).__name__,
+    "inner": type(optimizer.inner_optimizer).__name__,
+    "transport": optimizer.transport,
+    "iterations": int(optimizer.iterations.numpy()),
+    "momentum": np.asarray(momentum).ravel().tolist(),
+}
+rng = np.random.default_rng(1)
+x = rng.normal(size=(64, 8)).astype("float32")
+model.fit(x, x[:, :1] * 2, batch_size=16, epochs=1, verbose=0)
+w = np.asarray(kernel.numpy(), np.float64).ravel()
+m = np.asarray(momentum, np.float64).ravel()
+report.update(
+    norm=float(np.linalg.norm(w)),
+    cosine=float(abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w))),
+    after=int(optimizer.iterations.numpy()),
+)
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_a_saved_model_with_the_wrapper_loads_in_a_fresh_process_and_keeps_training(tmp_path):
+    import json
+
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
+    model = keras.Sequential([keras.Input((8,)), layer])
+    model.compile(Projected(keras.optimizers.Adam(0.05)), "mse", jit_compile=JIT)
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    model.fit(x, x[:, :1], batch_size=16, epochs=1, verbose=0)
+    path = str(tmp_path / "projected.keras")
+    model.save(path)
+    report = json.loads(run_python(RESUME, path))
+    assert report["optimizer"] == "Projected" and report["inner"] == "Adam"
+    assert report["transport"] is True and report["iterations"] == 4
+    saved = np.asarray(model.optimizer.inner_optimizer._momentums[0]).ravel()
+    np.testing.assert_array_equal(report["momentum"], saved)
+    assert report["after"] == 8
+    assert abs(report["norm"] - 1.0) <= 1e-6 and report["cosine"] <= 1e-6
