@@ -108,7 +108,7 @@ class Projected(keras.optimizers.Optimizer):
         variables = (
             self._trainable_variables if trainable_variables is None else list(trainable_variables)
         )
-        grads = [_tangent(v, v, g) for v, g in zip(variables, grads, strict=True)]
+        grads = _tangents_across_replicas(variables, list(grads))
         self.inner_optimizer.apply(grads, trainable_variables)
         if self.transport:
             for variable in variables:
@@ -173,6 +173,42 @@ class Projected(keras.optimizers.Optimizer):
             config.pop("inner_optimizer"), custom_objects=custom_objects
         )
         return cls(inner, **config)
+
+
+def _tangents_across_replicas(variables: Sequence[Any], grads: list[Any]) -> list[Any]:
+    """The tangent gradients of ``variables``, as the inner optimizer expects them.
+
+    Under a TensorFlow ``tf.distribute`` strategy with several replicas, each
+    replica holds its own part of the gradient and the inner optimizer sums
+    them. A tangent cone's map is not linear (at a bound it keeps the sum's
+    sign, not each part's), so the parts are summed here first, mapped, and
+    each replica passes ``1 / replicas`` of the result: the inner sum gives
+    the tangent of the total, exactly when the count is a power of 2.
+    """
+    mapped = [i for i, (v, g) in enumerate(zip(variables, grads, strict=True)) if _needs(v, g)]
+    context = _replica_context()
+    if not mapped or context is None or context.num_replicas_in_sync == 1:
+        return [_tangent(v, v, g) for v, g in zip(variables, grads, strict=True)]
+    import tensorflow as tf
+
+    totals = context.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in mapped])
+    share = 1.0 / context.num_replicas_in_sync
+    for i, total in zip(mapped, totals, strict=True):
+        grads[i] = _tangent(variables[i], variables[i], total) * share
+    return grads
+
+
+def _replica_context() -> Any:
+    """TensorFlow's replica context inside a ``tf.distribute`` step, else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf.distribute.get_replica_context()
+
+
+def _needs(variable: Any, g: Any) -> bool:
+    return g is not None and _has_tangent(variable)
 
 
 def _value(variable: Any) -> Any:

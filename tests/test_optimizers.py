@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_kernel_constraints import constraints as kc
 from keras_kernel_constraints.optimizers import Projected
-from tests.helpers import run_python
+from tests.helpers import run_python, tensorflow_only
 
 JIT = keras.backend.backend() != "torch"  # PyTorch's default: eager steps
 
@@ -208,3 +208,54 @@ def test_a_saved_model_with_the_wrapper_loads_in_a_fresh_process_and_keeps_train
     np.testing.assert_array_equal(report["momentum"], saved)
     assert report["after"] == 8
     assert abs(report["norm"] - 1.0) <= 1e-6 and report["cosine"] <= 1e-6
+
+
+# Logical devices must be set before TensorFlow starts, hence a fresh process.
+MIRRORED = r"""
+import json
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+from keras_kernel_constraints import constraints as kc
+from keras_kernel_constraints.optimizers import Projected
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 8)).astype("float32")
+y = (x @ rng.normal(size=(8, 2)) * 3).astype("float32")
+report = {}
+for name, strategy in (("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+                       ("single", tf.distribute.get_strategy())):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([
+            keras.Input((8,)),
+            keras.layers.Dense(4, kernel_constraint=kc.Box(-0.2, 0.2)),
+            keras.layers.Dense(2, use_bias=False, kernel_constraint=kc.UnitSphere()),
+        ])
+        adam = keras.optimizers.Adam(0.05)
+        model.compile(Projected(adam), "mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    replicas = lambda v: [np.asarray(r).tolist() for r in getattr(v.value, "values", [v.value])]
+    report[name] = [replicas(v) for v in model.trainable_variables]
+    report[name + " moment"] = replicas(adam._momentums[2])
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+@tensorflow_only("tf.distribute.MirroredStrategy")
+def test_mirrored_replicas_step_as_one_device_does():
+    """A bound's tangent is not linear in the gradient: it must act on the sum of
+    the replicas' parts, or two replicas step differently from one device."""
+    import json
+
+    report = json.loads(run_python(MIRRORED))
+    for mirrored, single in zip(report["mirrored"], report["single"], strict=True):
+        first, second = (np.asarray(r) for r in mirrored)
+        np.testing.assert_array_equal(first, second)
+        np.testing.assert_allclose(first, np.asarray(single[0]), rtol=0, atol=1e-6)
+    w = np.asarray(report["mirrored"][2][0])
+    m = np.asarray(report["mirrored moment"][0])
+    cosine = np.abs(np.sum(m * w, axis=0)) / (np.linalg.norm(m, axis=0) * np.linalg.norm(w, axis=0))
+    assert cosine.max() <= 1e-6
