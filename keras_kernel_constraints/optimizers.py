@@ -108,6 +108,9 @@ class Projected(keras.optimizers.Optimizer):
         variables = (
             self._trainable_variables if trainable_variables is None else list(trainable_variables)
         )
+        scale = self.loss_scale_factor  # set by a MultiOptimizer around this one
+        if scale is not None:
+            grads = [g if g is None else g / scale for g in grads]
         grads = _tangents_across_replicas(variables, list(grads))
         self.inner_optimizer.apply(grads, trainable_variables)
         if self.transport:

@@ -259,3 +259,25 @@ def test_mirrored_replicas_step_as_one_device_does():
     m = np.asarray(report["mirrored moment"][0])
     cosine = np.abs(np.sum(m * w, axis=0)) / (np.linalg.norm(m, axis=0) * np.linalg.norm(w, axis=0))
     assert cosine.max() <= 1e-6
+
+
+@pytest.mark.skipif(
+    not hasattr(keras.optimizers, "OptimizerMap"), reason="keras.optimizers.OptimizerMap is newer"
+)
+def test_only_the_mapped_variables_use_the_wrapper_in_an_optimizer_map():
+    keras.utils.set_random_seed(0)
+    sphere = keras.layers.Dense(2, use_bias=False, kernel_constraint=kc.UnitSphere(), name="sphere")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="free"), sphere])
+    inner = keras.optimizers.Adam(0.05)
+    routed = keras.optimizers.OptimizerMap(
+        keras.optimizers.Adam(0.05), {".*sphere/.*": Projected(inner)}
+    )
+    model.compile(keras.optimizers.MultiOptimizer(routed), "mse", jit_compile=JIT)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    model.fit(x, x[:, :2] * 3, batch_size=16, epochs=2, verbose=0)
+    assert len(inner._momentums) == 1  # the sphere's kernel alone
+    w = np.asarray(sphere.kernel.numpy(), np.float64)
+    m = np.asarray(inner._momentums[0], np.float64)
+    cosine = np.abs(np.sum(m * w, axis=0)) / (np.linalg.norm(m, axis=0) * np.linalg.norm(w, axis=0))
+    assert cosine.max() <= 1e-6
