@@ -37,6 +37,7 @@ from benchmarks import (
     first_step,
     floor,
     matrices,
+    optimizer,
     parametrized,
     report,
     scaling,
@@ -47,6 +48,7 @@ from benchmarks import (
 MEASURES = {
     "training": training,
     "parametrized": parametrized,
+    "optimizer": optimizer,
     "throughput": throughput,
     "floor": floor,
     "scaling": scaling,
@@ -64,6 +66,13 @@ FULL = {
         "steps_per_sample": 5,
     },
     "parametrized": {
+        "image": 32,
+        "filters": (32, 32, 64),
+        "batch": 64,
+        "repeats": 30,
+        "steps_per_sample": 5,
+    },
+    "optimizer": {
         "image": 32,
         "filters": (32, 32, 64),
         "batch": 64,
@@ -93,6 +102,13 @@ FULL = {
 SMOKE = {
     "training": {"image": 8, "filters": (4, 4, 8), "batch": 4, "repeats": 2, "steps_per_sample": 1},
     "parametrized": {
+        "image": 8,
+        "filters": (4, 4, 8),
+        "batch": 4,
+        "repeats": 2,
+        "steps_per_sample": 1,
+    },
+    "optimizer": {
         "image": 8,
         "filters": (4, 4, 8),
         "batch": 4,

@@ -75,9 +75,10 @@ def contenders():
     }
 
 
-def build_model(constraint, image, filters, seed=0, parametrization=None):
+def build_model(constraint, image, filters, seed=0, parametrization=None, wrapped=False):
     """The benchmark net: ``constraint`` on every kernel, or every kernel
-    parametrized by ``parametrization`` (``Parametrized`` around each layer)."""
+    parametrized by ``parametrization`` (``Parametrized`` around each layer);
+    with ``wrapped``, Adam inside ``optimizers.Projected``."""
     import keras
 
     from keras_kernel_constraints.parametrizations import Parametrized
@@ -126,8 +127,11 @@ def build_model(constraint, image, filters, seed=0, parametrization=None):
             ),
         ]
     )
+    from keras_kernel_constraints.optimizers import Projected
+
+    adam = keras.optimizers.Adam(1e-3)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=Projected(adam) if wrapped else adam,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=True,
     )
@@ -161,9 +165,12 @@ def setup(sizes: dict, placement: _timing.Placement) -> str:
     )
 
 
-def timed_rows(models: dict, sizes: dict, placement: _timing.Placement) -> list:
+def timed_rows(
+    models: dict, sizes: dict, placement: _timing.Placement, wrapped: frozenset = frozenset()
+) -> list:
     """Time the benchmark net once per ``{label: (constraint, parametrization, target)}``,
-    interleaved; the first label is the baseline every ratio divides by."""
+    interleaved; the first label is the baseline every ratio divides by. The
+    labels in ``wrapped`` train with ``optimizers.Projected(Adam)``."""
     import numpy as np
 
     image, filters, batch = sizes["image"], sizes["filters"], sizes["batch"]
@@ -175,7 +182,13 @@ def timed_rows(models: dict, sizes: dict, placement: _timing.Placement) -> list:
     steps = {}
     with placement.scope():
         for label, (constraint, parametrization, _) in models.items():
-            model = build_model(constraint, image, filters, parametrization=parametrization)
+            model = build_model(
+                constraint,
+                image,
+                filters,
+                parametrization=parametrization,
+                wrapped=label in wrapped,
+            )
             model.train_on_batch(x, y)  # compile now, outside the timed rounds
 
             def train(model=model):

@@ -97,6 +97,14 @@ def test_smoke_runs_every_measure_and_every_figure_is_a_number(smoke):
     assert all(f"parametrized {cls.__name__}(" in " ".join(labels) for cls in ALL_MAPS)
     for row in training + parametrized + by_title["Memory-bound floor"]["rows"]:
         assert _positive(row) and row["ratio"]["min"] > 0
+    # Each wrapped net is divided by its own set's projection-alone net.
+    wrapper = {r["contender"]: r for r in by_title["Optimizer wrapper overhead"]["rows"]}
+    wrapped = [label for label in wrapper if label.startswith("Projected(Adam), ")]
+    assert wrapped
+    for label in wrapped:
+        alone = wrapper["projection " + label.split(", ", 1)[1]]
+        row = wrapper[label]
+        assert row["ratio"]["min"] == pytest.approx(row["min"] / alone["min"])
 
     throughput = [m for title, m in by_title.items() if title.startswith("Projection throughput")]
     for s in (s for m in throughput for s in m["sets"]):
