@@ -62,10 +62,10 @@ class Projected(keras.optimizers.Optimizer):
     def __init__(
         self, inner_optimizer: Any, *, transport: bool = True, name: str | None = None
     ) -> None:
-        super().__init__(learning_rate=0.0, name=name)
-        self.inner_optimizer = keras.optimizers.get(inner_optimizer)
         if not isinstance(transport, bool):
             raise ValueError(f"Projected: `transport` must be True or False, got {transport!r}.")
+        super().__init__(learning_rate=0.0, name=name)
+        self.inner_optimizer = keras.optimizers.get(inner_optimizer)
         self.transport = transport
 
     def build(self, var_list: Sequence[Any]) -> None:
@@ -108,10 +108,7 @@ class Projected(keras.optimizers.Optimizer):
         variables = (
             self._trainable_variables if trainable_variables is None else list(trainable_variables)
         )
-        scale = self.loss_scale_factor  # set by a MultiOptimizer around this one
-        if scale is not None:
-            grads = [g if g is None else g / scale for g in grads]
-        grads = _tangents_across_replicas(variables, list(grads))
+        grads = _tangents_across_replicas(variables, _unscaled(grads, self.loss_scale_factor))
         self.inner_optimizer.apply(grads, trainable_variables)
         if self.transport:
             for variable in variables:
@@ -126,6 +123,7 @@ class Projected(keras.optimizers.Optimizer):
         # optimizer's own stateless_apply (a LossScaleOptimizer inside needs its own).
         own = len(self._variables)
         variables = self._trainable_variables
+        grads = _unscaled(grads, self.loss_scale_factor)
         grads = [
             _tangent(v, w, g) for v, w, g in zip(variables, trainable_variables, grads, strict=True)
         ]
@@ -212,6 +210,14 @@ def _replica_context() -> Any:
 
 def _needs(variable: Any, g: Any) -> bool:
     return g is not None and _has_tangent(variable)
+
+
+def _unscaled(grads: Sequence[Any], scale: Any) -> list[Any]:
+    """``grads`` divided by a loss scale factor (set by a ``MultiOptimizer`` around
+    the wrapper), before the tangent map; ``None`` leaves them as they are."""
+    if scale is None:
+        return list(grads)
+    return [g if g is None else g / scale for g in grads]
 
 
 def _value(variable: Any) -> Any:
