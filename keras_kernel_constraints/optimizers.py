@@ -190,9 +190,7 @@ def _tangents_across_replicas(variables: Sequence[Any], grads: list[Any]) -> lis
     context = _replica_context()
     if not mapped or context is None or context.num_replicas_in_sync == 1:
         return [_tangent(v, v, g) for v, g in zip(variables, grads, strict=True)]
-    import tensorflow as tf
-
-    totals = context.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in mapped])
+    totals = context.all_reduce("SUM", [grads[i] for i in mapped])
     share = 1.0 / context.num_replicas_in_sync
     for i, total in zip(mapped, totals, strict=True):
         grads[i] = _tangent(variables[i], variables[i], total) * share

@@ -141,6 +141,7 @@ def test_smoke_writes_the_page_and_plots(smoke):
         expected = [
             "training_overhead.png",
             "parametrization_overhead.png",
+            "optimizer_wrapper_overhead.png",
             "projection_throughput.png",
             "memory-bound_floor.png",
             "scaling_length.png",

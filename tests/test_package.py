@@ -18,10 +18,12 @@ def test_typing_marker_ships():
     assert (PACKAGE / "py.typed").exists()
 
 
-# The one place that runs code on a backend rather than computing with it:
+# The places that run code on a backend rather than computing with it:
 # project_now compiles each constraint with jax.jit on JAX (outside a step,
-# eager JAX compiles every operation for every new shape).
-EXECUTION_ONLY = {("training.py", "_compiled")}
+# eager JAX compiles every operation for every new shape), and the optimizer
+# wrapper asks tf.distribute for its replica context (to sum the replicas'
+# gradients before a tangent map, as Keras's LossScaleOptimizer does).
+EXECUTION_ONLY = {("training.py", "_compiled"), ("optimizers.py", "_replica_context")}
 
 
 def test_library_code_imports_no_backend_directly():
