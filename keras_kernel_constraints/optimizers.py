@@ -139,7 +139,8 @@ class Projected(keras.optimizers.Optimizer):
                     i = positions[id(moment)]
                     new_inner[i] = _tangent(variable, weight, new_inner[i])
         # Values, not variables: a LossScaleOptimizer around this one passes
-        # the variables themselves, read here through its stateless scope.
+        # the variables themselves, read here through its stateless scope
+        # (convert_to_tensor, not .value: Keras 3.0's cond traces the latter).
         unchanged = [_value(v) for v in optimizer_variables[:own]]
         return list(new_weights), unchanged + new_inner
 
@@ -219,7 +220,7 @@ def _unscaled(grads: Sequence[Any], scale: Any) -> list[Any]:
 
 
 def _value(variable: Any) -> Any:
-    return variable.value if isinstance(variable, keras.Variable) else variable
+    return keras.ops.convert_to_tensor(variable)
 
 
 def _has_tangent(variable: Any) -> bool:
