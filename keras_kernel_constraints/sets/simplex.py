@@ -216,31 +216,10 @@ class CappedSimplex(Set):
         rows, restore = layout.to_rows(reductions.largest_for_infinite(x))
         total = self.value
         lo, hi, lo_t, hi_t = self._bound_rows(layout)
-
-        def total_at(tau: Any) -> Any:
-            return ops.sum(ops.clip(rows - tau, lo_t, hi_t), axis=-1, keepdims=True)
-
         # The clipped sum is n*hi at tau = min(w) - hi and n*lo at tau = max(w) - lo.
-        # That bracket can span the float range (a group holding -3e38 and 1):
-        # narrow it by magnitude first, so the halvings in value reach adjacent floats.
-        left, right = _narrow_by_magnitude(
-            total_at,
-            total,
-            ops.min(rows - hi_t, axis=-1, keepdims=True),
-            ops.max(rows - lo_t, axis=-1, keepdims=True),
-        )
-        left, right = _bisect(total_at, total, left, right, halvings=_AFTER_NARROWING)
-        # tau lies in [left, right] (up to the rounding of its ends): entries
-        # beyond a bound for every tau there are fixed; the rest are free.
-        at_lo = rows - left < lo_t
-        at_hi = rows - right > hi_t
-        free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
-        # Free entries that land on a bound belong to it: solve once more without them.
-        at_lo = ops.logical_or(at_lo, ops.logical_and(free, p <= lo_t))
-        at_hi = ops.logical_or(at_hi, ops.logical_and(free, p >= hi_t))
-        free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
-        bounds = ops.where(at_hi, hi_t, lo_t)
-        return restore(ops.where(free, ops.clip(p, lo_t, hi_t), bounds))
+        left = ops.min(rows - hi_t, axis=-1, keepdims=True)
+        right = ops.max(rows - lo_t, axis=-1, keepdims=True)
+        return restore(_capped_rows(rows, total, (lo, hi), (lo_t, hi_t), (left, right)))
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -322,25 +301,42 @@ def _tangent_rows(g: Any, at_lo: Any, at_hi: Any) -> Any:
     simplex's own problem with target 0, solved the same way. ``s`` lies in
     ``[min g, max g]``, where the sum falls from ``>= 0`` to ``<= 0``.
     """
-    zero = ops.zeros_like(g)
     infinity = ops.full_like(g, float("inf"))
-    lo = ops.where(at_hi, zero, -infinity)
-    hi = ops.where(at_lo, zero, infinity)
+    lo = ops.where(at_hi, ops.zeros_like(g), -infinity)
+    hi = ops.where(at_lo, ops.zeros_like(g), infinity)
+    bracket = (ops.min(g, axis=-1, keepdims=True), ops.max(g, axis=-1, keepdims=True))
+    return _capped_rows(g, 0.0, (lo, hi), (lo, hi), bracket)
 
-    def total_at(shift: Any) -> Any:
-        return ops.sum(ops.clip(g - shift, lo, hi), axis=-1, keepdims=True)
 
-    left, right = _narrow_by_magnitude(
-        total_at, 0.0, ops.min(g, axis=-1, keepdims=True), ops.max(g, axis=-1, keepdims=True)
-    )
-    left, right = _bisect(total_at, 0.0, left, right, halvings=_AFTER_NARROWING)
-    fixed_lo = g - left < lo
-    fixed_hi = g - right > hi
-    free, t = _solve_free(g, fixed_lo, fixed_hi, lo, hi, 0.0)
-    fixed_lo = ops.logical_or(fixed_lo, ops.logical_and(free, t <= lo))
-    fixed_hi = ops.logical_or(fixed_hi, ops.logical_and(free, t >= hi))
-    free, t = _solve_free(g, fixed_lo, fixed_hi, lo, hi, 0.0)
-    return ops.where(free, ops.clip(t, lo, hi), zero)
+def _capped_rows(
+    rows: Any, total: float, bounds: tuple[Any, Any], tensors: tuple[Any, Any], bracket: Any
+) -> Any:
+    """``clip(rows - tau, lo, hi)`` with one ``tau`` per row, in ``bracket``, at
+    which each row sums to ``total``: bisection, then the exact finish.
+
+    ``bounds`` are as ``_solve_free`` takes them (numbers, or rows of per-entry
+    bounds), ``tensors`` the same in the compute dtype.
+    """
+    lo, hi = bounds
+    lo_t, hi_t = tensors
+
+    def total_at(tau: Any) -> Any:
+        return ops.sum(ops.clip(rows - tau, lo_t, hi_t), axis=-1, keepdims=True)
+
+    # The bracket can span the float range (a group holding -3e38 and 1):
+    # narrow it by magnitude first, so the halvings in value reach adjacent floats.
+    left, right = _narrow_by_magnitude(total_at, total, *bracket)
+    left, right = _bisect(total_at, total, left, right, halvings=_AFTER_NARROWING)
+    # tau lies in [left, right] (up to the rounding of its ends): entries
+    # beyond a bound for every tau there are fixed; the rest are free.
+    at_lo = rows - left < lo_t
+    at_hi = rows - right > hi_t
+    free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
+    # Free entries that land on a bound belong to it: solve once more without them.
+    at_lo = ops.logical_or(at_lo, ops.logical_and(free, p <= lo_t))
+    at_hi = ops.logical_or(at_hi, ops.logical_and(free, p >= hi_t))
+    free, p = _solve_free(rows, at_lo, at_hi, lo, hi, total)
+    return ops.where(free, ops.clip(p, lo_t, hi_t), ops.where(at_hi, hi_t, lo_t))
 
 
 # Halvings from a bracket narrowed by magnitude (ends within 2^16, 2^32 of
