@@ -50,8 +50,7 @@ class NonNegative(Set):
         return ops.relu(-x)
 
     def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
-        zero = ops.zeros_like(x)
-        return ops.where(ops.logical_and(x <= zero, g > zero), zero, g)
+        return tangent_at_bounds(x, g, ops.zeros_like(x), ops.full_like(x, math.inf))
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
