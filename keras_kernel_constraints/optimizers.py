@@ -54,9 +54,16 @@ class Projected(keras.optimizers.Optimizer):
 
     Example:
 
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
-        ...     3, kernel_constraint=keras_kernel_constraints.constraints.UnitSphere())])
+        >>> from keras_kernel_constraints.constraints import UnitSphere
+        >>> from keras_kernel_constraints.optimizers import Projected
+        >>> model = keras.Sequential(
+        ...     [keras.Input((4,)), keras.layers.Dense(3, kernel_constraint=UnitSphere())]
+        ... )
         >>> model.compile(Projected(keras.optimizers.Adam(1e-2)), "mse")
+        >>> history = model.fit(np.ones((8, 4)), np.ones((8, 3)), verbose=0)
+        >>> norms = np.linalg.norm(keras.ops.convert_to_numpy(model.layers[0].kernel), axis=0)
+        >>> bool(np.allclose(norms, 1.0, atol=1e-5))
+        True
     """
 
     def __init__(
