@@ -52,6 +52,13 @@ CASES = {
         lambda s, r, sh: _projected(s, r, sh, 50),
         True,
     ),
+    # Long groups, most entries at 0: the cone's threshold takes several sweeps.
+    "Simplex long groups": (
+        sets.Simplex(),
+        (96, 5),
+        lambda s, r, sh: _projected(s, r, sh, 3),
+        True,
+    ),
     "CappedSimplex": (
         sets.CappedSimplex(1.0, 0.0, 0.4),
         (5, 4),

@@ -90,9 +90,9 @@ class Simplex(Set):
         return restore(_simplex_rows(rows, self.value))
 
     def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
-        rows, restore = layout.to_rows(g)
-        at_zero = layout.to_rows(x)[0] <= 0
-        return restore(_tangent_rows(rows, at_zero, ops.zeros_like(at_zero)))
+        columns, restore = layout.to_columns(g)
+        at_zero = layout.to_columns(x)[0] <= 0
+        return restore(_tangent_above_zero_columns(columns, at_zero))
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -306,6 +306,47 @@ def _tangent_rows(g: Any, at_lo: Any, at_hi: Any) -> Any:
     hi = ops.where(at_lo, ops.zeros_like(g), infinity)
     bracket = (ops.min(g, axis=-1, keepdims=True), ops.max(g, axis=-1, keepdims=True))
     return _capped_rows(g, 0.0, (lo, hi), (lo, hi), bracket)
+
+
+def _tangent_above_zero_columns(g: Any, at_zero: Any) -> Any:
+    """Each column of ``g`` kept to the simplex's tangent cone at a point with
+    the entries ``at_zero`` on 0: ``_tangent_rows`` without upper bounds (on
+    columns), exact, in a few sweeps.
+
+    ``t = g - s`` on the free entries and ``min(g - s, 0)`` on those at 0,
+    summing to 0: ``s`` is the mean of ``g`` over the free entries and those
+    at 0 with ``g_i < s``. That sum is concave and decreasing in ``s``, so
+    Newton's method from ``s`` = the mean over the free entries (where the
+    sum is ``<= 0``) never passes the root: each sweep drops the entries at 0
+    no longer below ``s`` (Michelot's iteration) and it ends when one drops
+    none. That is at most one sweep per entry, and a handful for gradients,
+    against a bisection's 45 evaluations of the sum.
+    """
+    free = ops.logical_not(at_zero)
+    # Sums of g * 2**-k (exact scaling, 2**k >= n) cannot overflow.
+    scale = 2.0 ** math.ceil(math.log2(max(g.shape[0], 1)))
+    scaled = g / scale
+    zero = ops.zeros_like(g)
+
+    def mean_over(mask: Any) -> Any:
+        count = ops.sum(ops.cast(mask, g.dtype), axis=0, keepdims=True)
+        total = ops.sum(ops.where(mask, scaled, zero), axis=0, keepdims=True)
+        return total * (scale / ops.where(count > 0, count, ops.ones_like(count)))
+
+    def unfinished(s: Any, pulled: Any, changed: Any) -> Any:
+        return changed
+
+    def sweep(s: Any, pulled: Any, changed: Any) -> tuple[Any, Any, Any]:
+        s = mean_over(ops.logical_or(free, pulled))
+        still = ops.logical_and(pulled, g < s)
+        return s, still, ops.any(ops.not_equal(still, pulled))
+
+    s = mean_over(free)
+    pulled = ops.logical_and(at_zero, g < s)
+    s, pulled, _ = ops.while_loop(unfinished, sweep, (s, pulled, ops.convert_to_tensor(True)))
+    # The entries pulled in have g < s: their g - s is already negative.
+    held = ops.logical_and(at_zero, ops.logical_not(pulled))
+    return ops.where(held, zero, g - s)
 
 
 def _capped_rows(
