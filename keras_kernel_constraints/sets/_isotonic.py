@@ -117,13 +117,18 @@ def isotonic_rows(x):
     return unscale(x[:, :n] if size > n else x)
 
 
-def bounded_isotonic_rows(x, lower, upper):
+def bounded_isotonic_rows(x, lower, upper, *, breaks=None):
     """Isotonic regression of every row of ``x`` with entry ``i`` in ``[lower_i, upper_i]``.
 
     ``x``, ``lower`` and ``upper`` have the static shape ``(rows, n)``;
     bounds may be infinite, and every row must have a feasible point
     (``max(lower[:i+1]) <= min(upper[i:])`` at every ``i``). Rows that are
     already ordered and within their bounds come back bit for bit.
+
+    ``breaks``, a boolean ``(rows, n - 1)`` tensor, lifts the order between
+    entries ``i`` and ``i + 1`` where it is true: each row is then solved as
+    independent blocks (every window, envelope and maximum below stays
+    inside one block), and "ordered" means within blocks.
 
     The bounds are first replaced by their monotone envelopes
     $\\ell'_i = \\max_{j \\le i} \\ell_j$ and $u'_i = \\min_{k \\ge i} u_k$,
@@ -150,12 +155,22 @@ def bounded_isotonic_rows(x, lower, upper):
     factor = _overflow_factor(x)
     x, lower, upper = x * factor, lower * factor, upper * factor
     means, above_inf, below_inf = _window_means(x)
+    ordered_pairs = x[:, 1:] >= x[:, :-1]
+    if breaks is not None:
+        first = ops.zeros((rows, 1), dtype=x.dtype)
+        block = _running_sum(ops.concatenate([first, ops.cast(breaks, x.dtype)], axis=-1))
+        apart = ops.not_equal(block[:, :, None], block[:, None, :])
+        infinity = ops.full(apart.shape, float("inf"), dtype=x.dtype)
+        means = ops.where(apart, infinity, means)
+        above_inf = ops.where(apart, infinity, above_inf)
+        below_inf = ops.where(apart, -infinity, below_inf)
+        ordered_pairs = ops.logical_or(ordered_pairs, breaks)
     floor = ops.max(lower[:, :, None] + below_inf, axis=1)
     ceiling = ops.min(upper[:, None, :] + above_inf, axis=-1)
     lowest = ops.min(reductions.maximum(means, floor[:, None, :]), axis=-1)
     fitted = ops.max(reductions.minimum(lowest, ceiling)[:, :, None] + below_inf, axis=1)
     inside = ops.all(ops.logical_and(x >= lower, x <= upper), axis=-1, keepdims=True)
-    ordered = ops.all(x[:, 1:] >= x[:, :-1], axis=-1, keepdims=True)
+    ordered = ops.all(ordered_pairs, axis=-1, keepdims=True)
     feasible = ops.logical_and(inside, ordered)
     return ops.where(feasible, x, fitted) / factor
 

@@ -16,6 +16,7 @@ from typing import Any
 from keras import ops
 
 from keras_kernel_constraints._core import validation
+from keras_kernel_constraints._core.dtypes import EPSILON
 from keras_kernel_constraints._core.layout import Layout, Slices
 from keras_kernel_constraints._core.layout import ResolvedLayout as Resolved
 from keras_kernel_constraints.sets._base import Set
@@ -157,6 +158,43 @@ class Monotone(Set):
         if not self.increasing:
             rows = ops.flip(rows, axis=-1)
         return restore(rows)
+
+    def _tangent(self, x: Any, g: Any, layout: Resolved) -> Any:
+        """The step ``-t`` is ``-g`` projected onto the tangent cone: within each
+        run of tied neighbours (a pooled block; steps of exactly ``min_step``)
+        it must keep the order, and at an entry on a bound it may not cross it.
+        That is an isotonic regression of ``-g`` per run, bounded below (above)
+        by 0 at entries on their lower (upper) bound: the per-entry-bound
+        formula with the order lifted between runs, ``O(n^2)`` per slice. Past
+        the per-entry bounds' window budget the gradient is returned as is
+        (the plain projected step).
+        """
+        if math.prod(layout.shape) * layout.size > _BOUNDED_WINDOWS:
+            return g
+        rows, restore = layout.to_rows(x)
+        step = -layout.to_rows(g)[0]
+        at_lower = rows <= self._entry_rows("min_value", layout)
+        at_upper = rows >= self._entry_rows("max_value", layout)
+        if not self.increasing:
+            rows, step, at_lower, at_upper = (
+                ops.flip(r, axis=-1) for r in (rows, step, at_lower, at_upper)
+            )
+        gaps = rows[:, 1:] - rows[:, :-1]
+        if self.min_step > 0:
+            gaps = gaps - ops.convert_to_tensor(self.min_step, dtype=layout.compute_dtype)
+        # Pooled entries tie exactly; a step of min_step added back may round.
+        slack = 4 * EPSILON[layout.dtype] * (ops.abs(rows[:, 1:]) + ops.abs(rows[:, :-1]))
+        zero = ops.zeros_like(step)
+        infinity = ops.full_like(step, float("inf"))
+        step = bounded_isotonic_rows(
+            step,
+            ops.where(at_lower, zero, -infinity),
+            ops.where(at_upper, zero, infinity),
+            breaks=gaps > slack,
+        )
+        if not self.increasing:
+            step = ops.flip(step, axis=-1)
+        return restore(-step)
 
     def _clip(self, rows: Any, layout: Resolved, span: float) -> Any:
         """Clip to ``[min_value, max_value - span]``, bounds rounded to the weight's dtype."""
