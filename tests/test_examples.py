@@ -75,6 +75,32 @@ def test_choose_mechanism_example_measures_the_three_mechanisms():
     assert rows[("FIR", "parametrization")][1] < 0.15  # an unconstrained layer: 0.204
 
 
+def test_moment_transport_example_compares_the_three_optimizers():
+    out = run_example("moment_transport.py", "--steps", "300")
+    rows = {
+        (problem.split(":")[0], optimizer): (
+            float(error),
+            None if step == "not reached" else int(step),
+        )
+        for problem, optimizer, error, step in re.findall(
+            r"^\| (.+?) \| (\S+(?: \S+)?) \| (\S+) \| (\d+|not reached) \|$", out, re.M
+        )
+    }
+    optimizers = ("Adam", "Projected(Adam, transport=False)", "Projected(Adam)")
+    problems = {problem for problem, _ in rows}
+    assert len(problems) == 5 and len(rows) == 15, out
+    stiefel = "Stiefel (20, 3), Orthogonal()"
+    for problem in problems - {stiefel}:
+        # The seed problems: every optimizer reaches the known optimum.
+        assert all(rows[(problem, o)][1] is not None for o in optimizers), out
+    # On the manifold, Adam's steps are mostly undone by the projection.
+    assert rows[(stiefel, "Adam")][1] is None and rows[(stiefel, "Adam")][0] > 0.1
+    assert rows[(stiefel, "Projected(Adam)")][0] <= 1e-3
+    # Entries pinned at 0 carry no outward momentum into their release.
+    released = next(p for p in problems if p.startswith("the same, then"))
+    assert rows[(released, "Projected(Adam)")][1] < rows[(released, "Adam")][1], out
+
+
 def test_nonneg_add_weight_example_contrasts_hard_and_soft(tmp_path):
     out = run_example("nonneg_add_weight.py", "--epochs", "25", "--out", str(tmp_path / "n.png"))
     runs = dict(
