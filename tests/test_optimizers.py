@@ -61,6 +61,84 @@ def test_a_mixed_precision_model_keeps_the_moment_tangent():
         keras.mixed_precision.set_global_policy("float32")
 
 
+def _custom_loop_worst_cosine(wrap, steps=12):
+    """``_sphere_fit`` in a custom loop on the active backend, compiled where it
+    can be (``tf.function(jit_compile=True)``, ``jax.jit`` of ``stateless_apply``;
+    PyTorch eagerly): the worst |cos(m, w)| after each step."""
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
+    model = keras.Sequential([keras.Input((8,)), layer])
+    adam = keras.optimizers.Adam(0.05)
+    optimizer = wrap(adam)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
+
+    target = ops.convert_to_tensor(y)
+
+    def loss_of(prediction):
+        return ops.mean(ops.square(prediction - target))
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def step():
+            with tf.GradientTape() as tape:
+                loss = loss_of(model(x))
+            optimizer.apply(tape.gradient(loss, variables), variables)
+
+    elif backend == "jax":
+        import jax
+
+        def loss_and_state(trainable, non_trainable):
+            prediction, non_trainable = model.stateless_call(trainable, non_trainable, x)
+            return loss_of(prediction), non_trainable
+
+        @jax.jit
+        def stateless_step(trainable, non_trainable, optimizer_state):
+            grads, _ = jax.grad(loss_and_state, has_aux=True)(trainable, non_trainable)
+            return optimizer.stateless_apply(optimizer_state, grads, trainable)
+
+        def step():
+            state = [v.value for v in optimizer.variables]
+            trainable, state = stateless_step(
+                [v.value for v in variables],
+                [v.value for v in model.non_trainable_variables],
+                state,
+            )
+            for variable, value in zip(
+                variables + optimizer.variables, trainable + state, strict=True
+            ):
+                variable.assign(value)
+
+    else:
+        import torch
+
+        def step():
+            model.zero_grad()
+            loss_of(model(x)).backward()
+            with torch.no_grad():
+                optimizer.apply([v.value.grad for v in variables], variables)
+
+    worst = 0.0
+    for _ in range(steps):
+        step()
+        w = ops.convert_to_numpy(layer.kernel).ravel().astype(np.float64)
+        m = ops.convert_to_numpy(adam._momentums[0]).ravel().astype(np.float64)
+        assert abs(np.linalg.norm(w) - 1.0) <= 1e-5
+        worst = max(worst, abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w)))
+    return worst
+
+
+def test_a_custom_loop_keeps_the_moment_tangent_only_when_wrapped():
+    assert _custom_loop_worst_cosine(Projected) <= 1e-6
+    assert _custom_loop_worst_cosine(lambda adam: adam) >= 0.1
+
+
 class _Linear(keras.layers.Layer):
     """``loss = sum(slope * w)``: a constant gradient ``slope`` on a weight at 0."""
 
