@@ -30,6 +30,7 @@ def contenders():
         "Box(-0.1, 0.1)": kc.Box(-0.1, 0.1),
         "SumTo(1.0)": kc.SumTo(1.0),
         "Simplex(1.0)": kc.Simplex(1.0),
+        "Monotone()": kc.Monotone(),
         "UnitSphere(1.0)": kc.UnitSphere(1.0),
         "Orthogonal()": kc.Orthogonal(),
     }
