@@ -16,21 +16,31 @@ JIT = keras.backend.backend() != "torch"  # PyTorch's default: eager steps
 def _sphere_fit(wrap):
     """A unit-sphere Dense kernel fitted with ``wrap(Adam)``; the worst |cos(m, w)|
     over the run."""
-    keras.utils.set_random_seed(0)
-    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
-    model = keras.Sequential([keras.Input((8,)), layer])
-    adam = keras.optimizers.Adam(0.05)
+    layer, model, adam, x, y = _sphere_problem(128)
     model.compile(wrap(adam), "mse", jit_compile=JIT)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(128, 8)).astype("float32")
-    y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
     worst = 0.0
     for _ in range(4):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        w = layer.kernel.numpy().ravel().astype(np.float64)
-        m = np.asarray(adam._momentums[0]).ravel().astype(np.float64)
-        worst = max(worst, abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w)))
+        worst = max(worst, _moment_cosine(layer, adam))
     return worst
+
+
+def _sphere_problem(samples):
+    """A unit-sphere Dense kernel, its model, a bare Adam, and ``samples`` of data."""
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
+    model = keras.Sequential([keras.Input((8,)), layer])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
+    return layer, model, keras.optimizers.Adam(0.05), x, y
+
+
+def _moment_cosine(layer, adam):
+    """|cos(m, w)| of the kernel and Adam's first moment of it."""
+    w = ops.convert_to_numpy(layer.kernel).ravel().astype(np.float64)
+    m = ops.convert_to_numpy(adam._momentums[0]).ravel().astype(np.float64)
+    return abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w))
 
 
 def test_adams_first_moment_stays_tangent_to_a_sphere_only_when_wrapped():
@@ -65,16 +75,10 @@ def _custom_loop_worst_cosine(wrap, steps=12):
     """``_sphere_fit`` in a custom loop on the active backend, compiled where it
     can be (``tf.function(jit_compile=True)``, ``jax.jit`` of ``stateless_apply``;
     PyTorch eagerly): the worst |cos(m, w)| after each step."""
-    keras.utils.set_random_seed(0)
-    layer = keras.layers.Dense(1, use_bias=False, kernel_constraint=kc.UnitSphere())
-    model = keras.Sequential([keras.Input((8,)), layer])
-    adam = keras.optimizers.Adam(0.05)
+    layer, model, adam, x, y = _sphere_problem(32)
     optimizer = wrap(adam)
     variables = model.trainable_variables
     optimizer.build(variables)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 8)).astype("float32")
-    y = (x @ rng.normal(size=(8, 1)) * 3).astype("float32")
 
     target = ops.convert_to_tensor(y)
 
@@ -127,10 +131,8 @@ def _custom_loop_worst_cosine(wrap, steps=12):
     worst = 0.0
     for _ in range(steps):
         step()
-        w = ops.convert_to_numpy(layer.kernel).ravel().astype(np.float64)
-        m = ops.convert_to_numpy(adam._momentums[0]).ravel().astype(np.float64)
-        assert abs(np.linalg.norm(w) - 1.0) <= 1e-5
-        worst = max(worst, abs(m @ w) / (np.linalg.norm(m) * np.linalg.norm(w)))
+        assert abs(np.linalg.norm(ops.convert_to_numpy(layer.kernel)) - 1.0) <= 1e-5
+        worst = max(worst, _moment_cosine(layer, adam))
     return worst
 
 
